@@ -1,0 +1,123 @@
+"""`studio`: the window by default, headless sub-commands beside it.
+
+Every failure the user can cause ends as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import studio
+from studio.core.errors import JobCancelled, StudioError
+
+EXIT_BAD_INPUT = 2
+EXIT_CANCELLED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description="A desktop image editor for diffusion models.")
+    parser.add_argument("--version", action="version", version=f"studio {studio.__version__}")
+    commands = parser.add_subparsers(dest="command")
+
+    run = commands.add_parser("run", help="run a recipe (.json) or reproduce a picture Studio exported (.png)")
+    run.add_argument("recipe", type=Path, help="a recipe JSON file, or a PNG exported by Studio")
+    run.add_argument("--out", type=Path, required=True, help="folder for the result PNGs")
+    run.add_argument("--allow-pickle", action="store_true", help="load .ckpt/.pt checkpoints (weights only, no code runs)")
+    run.add_argument("--quiet", action="store_true", help="print only the paths of the results")
+
+    models = commands.add_parser("models", help="list the checkpoints in folders, with their detected family")
+    models.add_argument("folders", type=Path, nargs="+")
+
+    commands.add_parser("gui", help="open the window (the default)")
+    return parser
+
+
+def _recipe_from(path: Path):
+    from studio.core.metadata import read_metadata
+    from studio.core.recipe import load_recipe
+
+    if path.suffix.lower() == ".png":
+        if not path.exists():
+            raise StudioError(f"no such picture: {path}")
+        meta = read_metadata(path)
+        if meta is None:
+            raise StudioError(f"{path.name} has no Studio recipe in it (was it exported by Studio?)")
+        return meta.recipe, meta.hashes
+    return load_recipe(path), {}
+
+
+def _check_same_inputs(expected: dict, results) -> None:
+    """Reproducing from a PNG: the inputs on disk must still be the ones the picture was made from."""
+    if not expected or not results:
+        return
+    actual = results[0].metadata.hashes
+    for name in ("image", "mask", "model"):
+        if name in expected and actual.get(name) != expected[name]:
+            raise StudioError(f"the {name} on disk is not the one this picture was made from (its hash differs)")
+
+
+def _command_run(args) -> int:
+    from studio.core.metadata import write_png
+    from studio.engine.jobs import run_recipe
+    from studio.engine.model_store import ModelStore
+
+    recipe, expected_hashes = _recipe_from(args.recipe)
+
+    def report(progress):
+        if not args.quiet:
+            print(f"item {progress.item + 1}/{progress.items} step {progress.step}/{progress.total}", file=sys.stderr)
+
+    results = run_recipe(recipe, ModelStore(allow_pickle=args.allow_pickle), on_progress=report)
+    _check_same_inputs(expected_hashes, results)
+    for index, result in enumerate(results):
+        for notice in result.notices if index == 0 else []:
+            print(f"studio: note: {notice}", file=sys.stderr)
+        path = args.out / f"{recipe.task}-{index:03d}-seed{result.metadata.recipe.seed}.png"
+        print(write_png(path, result.pixels, result.metadata))
+    return 0
+
+
+def _command_models(args) -> int:
+    from studio.core.checkpoints import inspect, scan_folder
+
+    for folder in args.folders:
+        found = scan_folder(folder) if folder.is_dir() and not (folder / "model_index.json").exists() else [inspect(folder)]
+        if not found:
+            print(f"{folder}: no checkpoints found")
+        for info in found:
+            what = info.family or info.kind
+            print(f"{info.path}\t{what}\t{info.layout}" + (f"\t({info.problem})" if info.problem else ""))
+    return 0
+
+
+def _command_gui(args) -> int:
+    from studio.ui.app import main as gui_main
+
+    return gui_main()
+
+
+COMMANDS = {"run": _command_run, "models": _command_models, "gui": _command_gui, None: _command_gui}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except JobCancelled:
+        print("studio: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except StudioError as error:
+        print(f"studio: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        print("studio: error: out of memory; try a smaller picture or size", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Result metadata in PNG files: an AUTOMATIC1111-style `parameters` text, and a `studio` JSON chunk with the
+full recipe and the hashes of its inputs, from which `studio run` reproduces the picture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+from studio.core.errors import ImageError, RecipeError
+from studio.core.recipe import Recipe, parse_recipe
+
+STUDIO_CHUNK = "studio"
+PARAMETERS_CHUNK = "parameters"
+METADATA_FORMAT = 1
+
+
+@dataclass
+class ResultMetadata:
+    """What Studio writes beside a result's pixels."""
+
+    recipe: Recipe
+    hashes: dict[str, str] = field(default_factory=dict)  # image, mask, model → sha256 hex
+    run: dict[str, Any] = field(default_factory=dict)  # studio version, device, dtype, sampler label, plugins…
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"format": METADATA_FORMAT, "recipe": self.recipe.to_dict(), "hashes": self.hashes, "run": self.run},
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "ResultMetadata":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise RecipeError("(metadata)", f"the picture's studio metadata is not valid JSON: {error.msg}") from None
+        if not isinstance(data, dict) or "recipe" not in data:
+            raise RecipeError("(metadata)", "the picture's studio metadata holds no recipe")
+        return cls(parse_recipe(data["recipe"]), dict(data.get("hashes", {})), dict(data.get("run", {})))
+
+
+def a1111_parameters(meta: ResultMetadata, size: tuple[int, int]) -> str:
+    """The `parameters` text AUTOMATIC1111, Civitai and most viewers read."""
+    recipe = meta.recipe
+    fields = {
+        "Steps": recipe.steps,
+        "Sampler": meta.run.get("sampler_label", recipe.sampler),
+        "CFG scale": f"{recipe.guidance:g}",
+        "Seed": recipe.seed,
+        "Size": f"{size[0]}x{size[1]}",
+        "Model hash": meta.hashes.get("model", "")[:10],
+        "Model": Path(recipe.model).stem,
+        "Denoising strength": f"{recipe.strength:g}",
+    }
+    if recipe.task == "inpaint":
+        fields["Mask blur"] = f"{recipe.mask_feather:g}"
+        fields["Inpaint area"] = "Only masked" if recipe.inpaint_area == "masked" else "Whole picture"
+        fields["Masked area padding"] = recipe.mask_padding
+    fields["Version"] = f"Studio {meta.run.get('studio_version', '')}".strip()
+    line = ", ".join(f"{key}: {value}" for key, value in fields.items() if value != "")
+    return f"{recipe.prompt}\nNegative prompt: {recipe.negative_prompt}\n{line}"
+
+
+def write_png(path: str | Path, pixels: np.ndarray, meta: ResultMetadata) -> Path:
+    """Write atomically (temporary name, then rename) so an interrupted export never leaves a truncated file."""
+    path = Path(path)
+    image = Image.fromarray(pixels)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(PARAMETERS_CHUNK, a1111_parameters(meta, image.size))
+    info.add_itxt(STUDIO_CHUNK, meta.to_json())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            image.save(stream, format="PNG", pnginfo=info)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metadata(path: str | Path) -> ResultMetadata | None:
+    """The studio metadata of a PNG, or None if it has none (a picture Studio did not make)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            text = image.info.get(STUDIO_CHUNK)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"cannot read {path.name}: {error}") from None
+    return None if text is None else ResultMetadata.from_json(text)
+
+
+def read_parameters(path: str | Path) -> str | None:
+    with Image.open(path) as image:
+        return image.info.get(PARAMETERS_CHUNK)

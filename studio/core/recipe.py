@@ -1,0 +1,206 @@
+"""Recipes: typed, versioned job descriptions that read from and write to JSON.
+
+A recipe holds everything that decides the pixels of a result. Field names are fixed so that people can
+script them; validation names the bad field and the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from studio.core.errors import RecipeError
+
+RECIPE_VERSION = 1
+TASKS = ("inpaint", "sdedit", "controlnet", "upscale")
+INPAINT_AREAS = ("whole", "masked")
+SAMPLER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_SEED = 2**32 - 1
+MAX_SIDE = 8192
+
+
+@dataclass(frozen=True)
+class Recipe:
+    task: str
+    model: str
+    image: str | None = None
+    mask: str | None = None
+    prompt: str = ""
+    negative_prompt: str = ""
+    steps: int = 30
+    guidance: float = 7.5
+    strength: float = 1.0
+    seed: int = 0
+    sampler: str = "dpmpp_2m"
+    width: int | None = None
+    height: int | None = None
+    variations: int = 1
+    mask_grow: int = 0
+    mask_feather: float = 0.0
+    inpaint_area: str = "whole"
+    mask_padding: int = 32
+    version: int = RECIPE_VERSION
+    extras: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if not data["extras"]:
+            del data["extras"]
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    def replace(self, **changes: Any) -> "Recipe":
+        return parse_recipe({**self.to_dict(), **changes})
+
+    def seeds(self) -> list[int]:
+        """One seed per variation: consecutive, so item i of a batch equals the job run alone with seed+i."""
+        return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.variations)]
+
+    def with_paths_resolved(self, base_dir: Path) -> "Recipe":
+        """Relative paths in a recipe are relative to the file that holds it."""
+        changes = {}
+        for name in ("model", "image", "mask"):
+            value = getattr(self, name)
+            if value and not Path(value).expanduser().is_absolute():
+                changes[name] = str((base_dir / value).resolve())
+            elif value:
+                changes[name] = str(Path(value).expanduser())
+        return dataclasses.replace(self, **changes)
+
+
+def _integer(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise RecipeError(name, f"must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise RecipeError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _number(name: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RecipeError(name, f"must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise RecipeError(name, f"must be between {low} and {high}, got {value}")
+    return float(value)
+
+
+def _text(name: str, value: Any, *, allow_empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise RecipeError(name, f"must be text, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise RecipeError(name, "must not be empty")
+    return value
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise RecipeError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _optional(check, name: str, value: Any, *args):
+    return None if value is None else check(name, value, *args)
+
+
+def _side(name: str, value: Any) -> int | None:
+    side = _optional(_integer, name, value, 8, MAX_SIDE)
+    if side is not None and side % 8:
+        raise RecipeError(name, f"must be a multiple of 8, got {side}")
+    return side
+
+
+def _sampler(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not SAMPLER_ID.match(value):
+        raise RecipeError(name, f"must be a sampler id in lower_snake_case such as 'euler_a', got {value!r}")
+    return value
+
+
+def _version(name: str, value: Any) -> int:
+    version = _integer(name, value, 1, 10**6)
+    if version > RECIPE_VERSION:
+        raise RecipeError(name, f"recipe version {version} was written by a newer Studio (this one reads up to {RECIPE_VERSION})")
+    return version
+
+
+def _extras(name: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise RecipeError(name, f"must be an object, got {type(value).__name__}")
+    return dict(value)
+
+
+_CHECKS = {
+    "task": lambda n, v: _choice(n, v, TASKS),
+    "model": lambda n, v: _text(n, v, allow_empty=False),
+    "image": lambda n, v: _optional(_text, n, v),
+    "mask": lambda n, v: _optional(_text, n, v),
+    "prompt": _text,
+    "negative_prompt": _text,
+    "steps": lambda n, v: _integer(n, v, 1, 1000),
+    "guidance": lambda n, v: _number(n, v, 0.0, 100.0),
+    "strength": lambda n, v: _number(n, v, 0.0, 1.0),
+    "seed": lambda n, v: _integer(n, v, 0, MAX_SEED),
+    "sampler": _sampler,
+    "width": _side,
+    "height": _side,
+    "variations": lambda n, v: _integer(n, v, 1, 10_000),
+    "mask_grow": lambda n, v: _integer(n, v, -256, 256),
+    "mask_feather": lambda n, v: _number(n, v, 0.0, 256.0),
+    "inpaint_area": lambda n, v: _choice(n, v, INPAINT_AREAS),
+    "mask_padding": lambda n, v: _integer(n, v, 0, 4096),
+    "version": _version,
+    "extras": _extras,
+}
+FIELD_NAMES = tuple(f.name for f in fields(Recipe))
+REQUIRED = tuple(f.name for f in fields(Recipe) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+
+
+def parse_recipe(data: Any) -> Recipe:
+    """Validate a mapping (from JSON) and return a Recipe, or raise RecipeError naming the bad field."""
+    if not isinstance(data, Mapping):
+        raise RecipeError("(recipe)", f"must be a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(FIELD_NAMES))
+    if unknown:
+        raise RecipeError(unknown[0], f"unknown field; known fields are {', '.join(FIELD_NAMES)}")
+    for name in REQUIRED:
+        if name not in data:
+            raise RecipeError(name, "is required")
+    values = {name: _CHECKS[name](name, data[name]) for name in FIELD_NAMES if name in data}
+    recipe = Recipe(**values)
+    _check_task_inputs(recipe)
+    return recipe
+
+
+def _check_task_inputs(recipe: Recipe) -> None:
+    if recipe.task in ("inpaint", "sdedit", "upscale") and recipe.image is None:
+        raise RecipeError("image", f"is required for task '{recipe.task}'")
+    if recipe.task == "inpaint" and recipe.mask is None:
+        raise RecipeError("mask", "is required for task 'inpaint'")
+    if (recipe.width is None) != (recipe.height is None):
+        missing = "height" if recipe.height is None else "width"
+        raise RecipeError(missing, "width and height must be given together")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a recipe JSON file; relative paths inside it are resolved against its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError("(file)", f"no recipe file at {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RecipeError("(file)", f"cannot read {path}: {error}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecipeError("(file)", f"{path.name} is not valid JSON: {error.msg} at line {error.lineno}") from None
+    return parse_recipe(data).with_paths_resolved(path.parent.resolve())

@@ -1,0 +1,85 @@
+"""Running a recipe: inputs loaded and checked, one result per variation, each with its full metadata."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+
+import diffusers
+import numpy as np
+import torch
+
+import studio
+from studio.core.cancel import CancelToken
+from studio.core.errors import StudioError
+from studio.core.hashing import model_hash
+from studio.core.images import load_image, load_mask, pixel_hash
+from studio.core.metadata import ResultMetadata
+from studio.core.recipe import Recipe
+from studio.engine.inpaint import inpaint
+from studio.engine.model_store import ModelStore
+from studio.engine.progress import ProgressCallback
+from studio.engine.samplers import require_sampler, sampler_label
+
+TASK_RUNNERS = {"inpaint": inpaint}
+
+
+@dataclass
+class JobInputs:
+    picture: np.ndarray
+    mask: np.ndarray | None
+    hashes: dict[str, str]
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JobResult:
+    pixels: np.ndarray
+    metadata: ResultMetadata
+    notices: list[str] = field(default_factory=list)
+
+
+def load_inputs(recipe: Recipe) -> JobInputs:
+    picture = load_image(recipe.image)
+    hashes = {"image": pixel_hash(picture)}
+    mask, notices = None, []
+    if recipe.mask:
+        loaded = load_mask(recipe.mask, (picture.shape[1], picture.shape[0]))
+        mask, notices = loaded.pixels, loaded.notices
+        hashes["mask"] = pixel_hash(mask)
+    return JobInputs(picture, mask, hashes, notices)
+
+
+def run_info(store: ModelStore, family: str, recipe: Recipe) -> dict:
+    return {
+        "studio_version": studio.__version__,
+        "device": store.device.type,
+        "dtype": str(store.dtype).removeprefix("torch."),
+        "family": family,
+        "sampler_label": sampler_label(recipe.sampler),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def run_recipe(
+    recipe: Recipe,
+    store: ModelStore,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[JobResult]:
+    runner = TASK_RUNNERS.get(recipe.task)
+    if runner is None:
+        raise StudioError(f"task '{recipe.task}' is not available yet in this version of Studio")
+    require_sampler(recipe.sampler)  # an unknown sampler fails before any loading
+    inputs = load_inputs(recipe)
+    model = store.get(recipe.model)
+    hashes = dict(inputs.hashes, model=model_hash(recipe.model))
+    info = run_info(store, model.family, recipe)
+    results = []
+    for item, seed in enumerate(recipe.seeds()):
+        single = recipe.replace(seed=seed, variations=1)
+        pixels = runner(model, single, inputs.picture, inputs.mask, seed, item, recipe.variations, on_progress, cancel)
+        results.append(JobResult(pixels, ResultMetadata(single, hashes, info), list(inputs.notices)))
+    return results

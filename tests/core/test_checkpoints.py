@@ -1,0 +1,83 @@
+"""Family detection from tensor names and shapes, on headers alone (files hold 1-element stand-ins)."""
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from studio.core.checkpoints import family_from_shapes, inspect, scan_folder
+
+UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
+SD1_TEXT = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
+SD2_TEXT = "cond_stage_model.model.token_embedding.weight"
+XL_TEXT = "conditioner.embedders.1.model.token_embedding.weight"
+REFINER_TEXT = "conditioner.embedders.0.model.token_embedding.weight"
+
+
+def shapes(in_channels, text_key):
+    return {UNET_IN: (320, in_channels, 3, 3), text_key: (49408, 768)}
+
+
+@pytest.mark.parametrize(
+    "in_channels, text_key, family",
+    [
+        (4, SD1_TEXT, "sd15"),
+        (9, SD1_TEXT, "sd15_inpaint"),
+        (4, SD2_TEXT, "sd2_v"),
+        (9, SD2_TEXT, "sd2_inpaint"),
+        (4, XL_TEXT, "sdxl"),
+        (9, XL_TEXT, "sdxl_inpaint"),
+    ],
+)
+def test_families_are_told_apart_by_their_tensors(tmp_path, in_channels, text_key, family):
+    info = family_from_shapes(tmp_path / "model.safetensors", shapes(in_channels, text_key))
+    assert (info.kind, info.family, info.problem) == ("pipeline", family, None)
+    assert info.inpaint == family.endswith("_inpaint")
+
+
+def test_sd2_prediction_type_comes_from_the_sidecar_yaml_or_the_name(tmp_path):
+    assert family_from_shapes(tmp_path / "v2-1_512-base-ema.safetensors", shapes(4, SD2_TEXT)).family == "sd2"
+    (tmp_path / "custom.yaml").write_text("model:\n  params:\n    parameterization: \"v\"\n")
+    assert family_from_shapes(tmp_path / "custom.safetensors", shapes(4, SD2_TEXT)).family == "sd2_v"
+    (tmp_path / "other.yaml").write_text("model:\n  params:\n    linear_start: 0.00085\n")
+    assert family_from_shapes(tmp_path / "other.safetensors", shapes(4, SD2_TEXT)).family == "sd2"
+
+
+def test_unsupported_checkpoints_say_why(tmp_path):
+    assert "refiner" in family_from_shapes(tmp_path / "r.safetensors", shapes(4, REFINER_TEXT)).problem
+    assert family_from_shapes(tmp_path / "c.safetensors", {"control_model.time_embed.0.weight": (1,)}).kind == "controlnet"
+    assert "no UNet" in family_from_shapes(tmp_path / "x.safetensors", {"foo": (1,)}).problem
+
+
+def test_a_models_folder_lists_every_checkpoint_with_its_family(tmp_path):
+    (tmp_path / "sub").mkdir()
+    save_file({UNET_IN: np.zeros((2, 9, 1, 1), np.float16), SD1_TEXT: np.zeros((1,), np.float16)}, str(tmp_path / "sub" / "inpaint.safetensors"))
+    save_file({UNET_IN: np.zeros((2, 4, 1, 1), np.float16), XL_TEXT: np.zeros((1,), np.float16)}, str(tmp_path / "xl.safetensors"))
+    (tmp_path / "old.ckpt").write_bytes(b"not really")
+    (tmp_path / "broken.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
+    (tmp_path / "notes.txt").write_text("ignored")
+    pipe = tmp_path / "diffusers-model"
+    for sub, data in {
+        ".": {"_class_name": "StableDiffusionPipeline"},
+        "unet": {"in_channels": 4},
+        "text_encoder": {"hidden_act": "quick_gelu"},
+        "scheduler": {"prediction_type": "epsilon"},
+    }.items():
+        (pipe / sub).mkdir(parents=True, exist_ok=True)
+        name = "model_index.json" if sub == "." else ("scheduler_config.json" if sub == "scheduler" else "config.json")
+        (pipe / sub / name).write_text(json.dumps(data))
+    (pipe / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"")  # inside a pipeline: not listed alone
+
+    found = {info.path.name: info for info in scan_folder(tmp_path)}
+    assert set(found) == {"inpaint.safetensors", "xl.safetensors", "old.ckpt", "broken.safetensors", "diffusers-model"}
+    assert found["inpaint.safetensors"].family == "sd15_inpaint"
+    assert found["xl.safetensors"].family == "sdxl"
+    assert found["diffusers-model"].family == "sd15" and found["diffusers-model"].layout == "diffusers"
+    assert "refused by default" in found["old.ckpt"].problem
+    assert "damaged or truncated" in found["broken.safetensors"].problem
+
+
+def test_missing_paths_are_reported_not_raised(tmp_path):
+    assert "no such file" in inspect(tmp_path / "nope.safetensors").problem
+    assert scan_folder(tmp_path / "nope") == []

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.core.errors import RecipeError
+from studio.core.metadata import ResultMetadata, read_metadata, read_parameters, write_png
+from studio.core.recipe import parse_recipe
+
+RECIPE = parse_recipe(
+    {"task": "inpaint", "model": "/models/dream.safetensors", "image": "/p/a.png", "mask": "/p/m.png",
+     "prompt": "a red door", "negative_prompt": "blurry", "steps": 20, "guidance": 6.5, "seed": 42,
+     "sampler": "euler_a", "strength": 0.8, "mask_feather": 4, "inpaint_area": "masked"}
+)
+META = ResultMetadata(RECIPE, {"image": "ab" * 32, "mask": "cd" * 32, "model": "0123456789abcdef"},
+                      {"studio_version": "0.1.0", "sampler_label": "Euler a", "device": "cpu"})
+
+
+def test_png_round_trips_recipe_hashes_and_run_info(tmp_path):
+    pixels = np.random.default_rng(1).integers(0, 255, (24, 40, 3), dtype=np.uint8)
+    path = write_png(tmp_path / "out" / "r.png", pixels, META)
+    back = read_metadata(path)
+    assert back.recipe == RECIPE and back.hashes == META.hashes and back.run == META.run
+    assert np.array_equal(np.asarray(Image.open(path)), pixels)
+    assert not list((tmp_path / "out").glob("*.part"))
+
+
+def test_parameters_text_reads_like_automatic1111(tmp_path):
+    path = write_png(tmp_path / "r.png", np.zeros((8, 16, 3), np.uint8), META)
+    text = read_parameters(path)
+    prompt, negative, settings = text.split("\n")
+    assert prompt == "a red door" and negative == "Negative prompt: blurry"
+    assert settings.startswith("Steps: 20, Sampler: Euler a, CFG scale: 6.5, Seed: 42, Size: 16x8, Model hash: 0123456789, Model: dream")
+    assert "Denoising strength: 0.8" in settings and "Inpaint area: Only masked" in settings
+
+
+def test_a_foreign_png_has_no_metadata(tmp_path):
+    Image.new("RGB", (4, 4)).save(tmp_path / "plain.png")
+    assert read_metadata(tmp_path / "plain.png") is None
+
+
+def test_bad_metadata_is_a_clear_error():
+    with pytest.raises(RecipeError, match="not valid JSON"):
+        ResultMetadata.from_json("{")
+    with pytest.raises(RecipeError, match="holds no recipe"):
+        ResultMetadata.from_json("{}")

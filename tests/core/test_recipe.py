@@ -1,0 +1,91 @@
+import json
+
+import pytest
+
+from studio.core.errors import RecipeError
+from studio.core.recipe import RECIPE_VERSION, Recipe, load_recipe, parse_recipe
+
+MINIMAL = {"task": "inpaint", "model": "m.safetensors", "image": "a.png", "mask": "m.png"}
+
+
+def test_defaults_fill_a_minimal_recipe():
+    recipe = parse_recipe(MINIMAL)
+    assert recipe.steps == 30 and recipe.variations == 1 and recipe.version == RECIPE_VERSION
+    assert recipe.sampler == "dpmpp_2m" and recipe.inpaint_area == "whole"
+
+
+def test_round_trips_through_json():
+    recipe = parse_recipe({**MINIMAL, "prompt": "a cat", "seed": 7, "width": 512, "height": 768, "variations": 3})
+    assert parse_recipe(json.loads(recipe.to_json())) == recipe
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("steps", 0, "between 1 and 1000"),
+        ("steps", "30", "whole number"),
+        ("steps", 2.5, "whole number"),
+        ("guidance", "high", "must be a number"),
+        ("guidance", float("nan"), "must be a number"),
+        ("strength", 1.5, "between 0.0 and 1.0"),
+        ("seed", -1, "between 0"),
+        ("sampler", "Euler A", "lower_snake_case"),
+        ("task", "paint", "one of inpaint"),
+        ("width", 100, "multiple of 8"),
+        ("inpaint_area", "region", "one of whole, masked"),
+        ("prompt", 5, "must be text"),
+        ("version", RECIPE_VERSION + 1, "newer Studio"),
+        ("colour", "red", "unknown field"),
+    ],
+)
+def test_bad_fields_are_named_with_a_reason(field, value, words):
+    data = {**MINIMAL, field: value}
+    if field == "width":
+        data["height"] = 64
+    with pytest.raises(RecipeError) as caught:
+        parse_recipe(data)
+    assert caught.value.field == field
+    assert words in str(caught.value)
+    assert str(caught.value).startswith(f"recipe field '{field}'")
+
+
+def test_missing_required_fields_are_named():
+    with pytest.raises(RecipeError, match="'model': is required"):
+        parse_recipe({"task": "inpaint"})
+    with pytest.raises(RecipeError, match="'mask': is required"):
+        parse_recipe({"task": "inpaint", "model": "m", "image": "a.png"})
+    with pytest.raises(RecipeError, match="'height': width and height"):
+        parse_recipe({**MINIMAL, "width": 64})
+
+
+def test_not_an_object():
+    with pytest.raises(RecipeError, match="JSON object"):
+        parse_recipe([1, 2])
+
+
+def test_seeds_are_consecutive_per_variation():
+    assert parse_recipe({**MINIMAL, "seed": 10, "variations": 3}).seeds() == [10, 11, 12]
+    assert parse_recipe({**MINIMAL, "seed": 2**32 - 1, "variations": 2}).seeds() == [2**32 - 1, 0]
+
+
+def test_load_resolves_paths_relative_to_the_recipe_file(tmp_path):
+    (tmp_path / "r.json").write_text(json.dumps(MINIMAL))
+    recipe = load_recipe(tmp_path / "r.json")
+    assert recipe.image == str(tmp_path / "a.png")
+    assert recipe.model == str(tmp_path / "m.safetensors")
+
+
+def test_load_reports_bad_json_and_missing_file(tmp_path):
+    (tmp_path / "bad.json").write_text("{ nope")
+    with pytest.raises(RecipeError, match="not valid JSON"):
+        load_recipe(tmp_path / "bad.json")
+    with pytest.raises(RecipeError, match="no recipe file"):
+        load_recipe(tmp_path / "absent.json")
+
+
+def test_replace_validates():
+    recipe = parse_recipe(MINIMAL)
+    assert recipe.replace(seed=5).seed == 5
+    with pytest.raises(RecipeError):
+        recipe.replace(steps=-3)
+    assert isinstance(recipe, Recipe)
