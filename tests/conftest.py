@@ -1,7 +1,11 @@
-"""Test-wide settings: no display, no network, and user folders inside the test's temporary space."""
+"""Test-wide settings (no display, no network, user folders inside the test's temporary space) and the
+tiny real models every layer's tests share."""
 
 import os
 import tempfile
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -12,3 +16,31 @@ os.environ["STUDIO_CACHE_DIR"] = os.path.join(_HOME, "cache")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
 os.environ["XDG_CACHE_HOME"] = os.path.join(_HOME, "cache")
 os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """tiny_model(flavour, layout="single_file" | "diffusers") -> path, built on first use."""
+    from tests.fixtures.tiny_models import save_diffusers_folder, save_single_file
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    made: dict[tuple[str, str], Path] = {}
+
+    def get(flavour: str, layout: str = "single_file") -> Path:
+        if (flavour, layout) not in made:
+            if layout == "single_file":
+                made[flavour, layout] = save_single_file(flavour, root / f"{flavour}.safetensors")
+            else:
+                made[flavour, layout] = save_diffusers_folder(flavour, root / flavour)
+        return made[flavour, layout]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def store():
+    import torch
+
+    from studio.engine.model_store import ModelStore
+
+    return ModelStore(device=torch.device("cpu"), dtype=torch.float32)

@@ -27,7 +27,7 @@ class EmptyMask(StudioError):
         super().__init__("the mask is empty: paint over the part of the picture that should change")
 
 
-def run_pipeline(pipe, recipe: Recipe, seed: int, size: tuple[int, int], hook, **inputs) -> np.ndarray:
+def run_pipeline(pipe, recipe: Recipe, seed: int, hook, **inputs) -> np.ndarray:
     """One diffusers call with the recipe's text and sampling settings; returns HxWx3 uint8."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
     with torch.inference_mode():
@@ -37,8 +37,6 @@ def run_pipeline(pipe, recipe: Recipe, seed: int, size: tuple[int, int], hook, *
             num_inference_steps=recipe.steps,
             guidance_scale=recipe.guidance,
             generator=generator,
-            width=size[0],
-            height=size[1],
             output_type="np",
             callback_on_step_end=hook,
             callback_on_step_end_tensor_inputs=["latents"],
@@ -66,9 +64,11 @@ def inpaint(
     plan = plan_region((width, height), effective, recipe.inpaint_area, recipe.mask_padding, model.native_size, size)
     pipe = build_pipeline(model, "inpaint", make_scheduler(recipe.sampler, model.scheduler_config))
     generated = run_pipeline(
-        pipe, recipe, seed, plan.size, step_hook(model.family, item, items, on_progress, cancel),
+        pipe, recipe, seed, step_hook(model.family, item, items, on_progress, cancel),
         image=Image.fromarray(plan.cut(picture)),
         mask_image=Image.fromarray(plan.cut(effective, Image.Resampling.BILINEAR)),
         strength=recipe.strength,
+        width=plan.size[0],
+        height=plan.size[1],
     )
     return composite(picture, plan.put_back(picture, generated), effective)

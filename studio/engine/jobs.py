@@ -18,10 +18,11 @@ from studio.core.metadata import ResultMetadata
 from studio.core.recipe import Recipe
 from studio.engine.inpaint import inpaint
 from studio.engine.model_store import ModelStore
+from studio.engine.sdedit import sdedit
 from studio.engine.progress import ProgressCallback
 from studio.engine.samplers import require_sampler, sampler_label
 
-TASK_RUNNERS = {"inpaint": inpaint}
+TASK_RUNNERS = {"inpaint": inpaint, "sdedit": sdedit}
 
 
 @dataclass
@@ -39,15 +40,21 @@ class JobResult:
     notices: list[str] = field(default_factory=list)
 
 
+def inputs_from_arrays(picture: np.ndarray, mask: np.ndarray | None) -> JobInputs:
+    hashes = {"image": pixel_hash(picture)}
+    if mask is not None:
+        hashes["mask"] = pixel_hash(mask)
+    return JobInputs(picture, mask, hashes)
+
+
 def load_inputs(recipe: Recipe) -> JobInputs:
     picture = load_image(recipe.image)
-    hashes = {"image": pixel_hash(picture)}
-    mask, notices = None, []
-    if recipe.mask:
-        loaded = load_mask(recipe.mask, (picture.shape[1], picture.shape[0]))
-        mask, notices = loaded.pixels, loaded.notices
-        hashes["mask"] = pixel_hash(mask)
-    return JobInputs(picture, mask, hashes, notices)
+    if not recipe.mask:
+        return inputs_from_arrays(picture, None)
+    loaded = load_mask(recipe.mask, (picture.shape[1], picture.shape[0]))
+    inputs = inputs_from_arrays(picture, loaded.pixels)
+    inputs.notices.extend(loaded.notices)
+    return inputs
 
 
 def run_info(store: ModelStore, family: str, recipe: Recipe) -> dict:
@@ -68,12 +75,15 @@ def run_recipe(
     store: ModelStore,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    inputs: JobInputs | None = None,
 ) -> list[JobResult]:
+    """Run every variation of a recipe. `inputs` lets a caller that holds the picture and mask in memory
+    (the window) pass them directly; otherwise they are read from the recipe's paths."""
     runner = TASK_RUNNERS.get(recipe.task)
     if runner is None:
         raise StudioError(f"task '{recipe.task}' is not available yet in this version of Studio")
     require_sampler(recipe.sampler)  # an unknown sampler fails before any loading
-    inputs = load_inputs(recipe)
+    inputs = inputs or load_inputs(recipe)
     model = store.get(recipe.model)
     hashes = dict(inputs.hashes, model=model_hash(recipe.model))
     info = run_info(store, model.family, recipe)

@@ -55,16 +55,19 @@ class LoadedModel:
 
 
 def _tokenizer(variant: str) -> CLIPTokenizer:
-    spec = json.loads((resources_dir() / "tokenizers" / "tokenizers.json").read_text())[variant]
-    vocab, merges = clip_tokenizer_files()
-    options = {k: v for k, v in spec.items() if k in ("pad_token", "bos_token", "eos_token", "unk_token", "model_max_length")}
-    return CLIPTokenizer(vocab_file=str(vocab), merges_file=str(merges), **options)
+    """The bundled CLIP BPE tokenizer with the variant's special tokens (they differ in the padding token)."""
+    spec = json.loads((resources_dir() / "tokenizers" / "tokenizers.json").read_text())
+    vocab, _ = clip_tokenizer_files()
+    return CLIPTokenizer.from_pretrained(str(vocab.parent), local_files_only=True, **spec["variants"][variant])
 
 
 def _instantiate(cls, config, state: dict, what: str):
     """Build a module without allocating random weights, then adopt the checkpoint's tensors."""
     with init_empty_weights():
         module = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+    if isinstance(module, CLIPTextModel) and not hasattr(module, "text_model"):
+        # transformers >= 5.6 flattened CLIPTextModel; the converted keys still carry the old wrapper
+        state = {k.removeprefix("text_model."): v for k, v in state.items()}
     state = {k: v for k, v in state.items() if not k.endswith("position_ids")}
     result = module.load_state_dict(state, strict=False, assign=True)
     missing = [k for k in result.missing_keys if not k.endswith("position_ids")]

@@ -1,0 +1,101 @@
+"""`studio` on the command line: headless runs, reproduction from an exported PNG, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.cli import main
+from studio.core.metadata import read_metadata, read_parameters
+from tests.fixtures.pictures import write_mask, write_picture
+
+
+def studio(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "studio.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def recipe_file(tmp_path, tiny_model):
+    write_picture(tmp_path / "photo.png", 70, 50)
+    write_mask(tmp_path / "mask.png", 70, 50, (10, 10, 40, 30))
+    recipe = {"task": "inpaint", "model": str(tiny_model("sd1_inpaint")), "image": "photo.png", "mask": "mask.png",
+              "prompt": "a cat", "negative_prompt": "dog", "steps": 3, "seed": 9, "sampler": "dpmpp_2m",
+              "width": 64, "height": 64, "variations": 2, "inpaint_area": "masked"}
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    return path
+
+
+def test_run_writes_one_png_per_variation_with_metadata(recipe_file, tmp_path, capsys):
+    assert main(["run", str(recipe_file), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    written = sorted((tmp_path / "out").glob("*.png"))
+    assert [p.name for p in written] == ["inpaint-000-seed9.png", "inpaint-001-seed10.png"]
+    meta = read_metadata(written[1])
+    assert meta.recipe.seed == 10 and meta.recipe.variations == 1 and meta.recipe.prompt == "a cat"
+    assert set(meta.hashes) == {"image", "mask", "model"}
+    assert "Seed: 10" in read_parameters(written[1]) and "Sampler: DPM++ 2M" in read_parameters(written[1])
+    assert capsys.readouterr().out.count(".png") == 2
+
+
+def test_a_png_studio_exported_reproduces_itself(recipe_file, tmp_path):
+    main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet"])
+    exported = tmp_path / "first" / "inpaint-001-seed10.png"
+    assert main(["run", str(exported), "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    [again] = (tmp_path / "again").glob("*.png")
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(exported)))
+
+
+def test_reproducing_with_changed_inputs_is_refused(recipe_file, tmp_path, capsys):
+    main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet"])
+    write_picture(tmp_path / "photo.png", 70, 50, seed=99)  # the picture changed on disk since
+    code = main(["run", str(tmp_path / "first" / "inpaint-000-seed9.png"), "--out", str(tmp_path / "again")])
+    assert code == 2
+    assert "image on disk is not the one this picture was made from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"steps": 0}, "recipe field 'steps': must be between 1 and 1000, got 0"),
+        ({"sampler": "warp_drive"}, "unknown sampler 'warp_drive'"),
+        ({"image": "missing.png"}, "picture not found"),
+        ({"model": "nowhere.safetensors"}, "no such file or folder"),
+        ({"colour": "red"}, "recipe field 'colour': unknown field"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_one_line(recipe_file, tmp_path, change, message):
+    recipe = {**json.loads(recipe_file.read_text()), **change}
+    recipe_file.write_text(json.dumps(recipe))
+    result = studio("run", recipe_file, "--out", tmp_path / "out")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("studio: error: ") and message in lines[-1]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.png"))
+
+
+def test_a_png_without_studio_metadata_is_a_clear_error(tmp_path, capsys):
+    Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
+    assert main(["run", str(tmp_path / "plain.png"), "--out", str(tmp_path)]) == 2
+    assert "has no Studio recipe" in capsys.readouterr().err
+
+
+def test_models_lists_a_folder_with_families(tiny_model, tmp_path, capsys):
+    import shutil
+
+    shutil.copy(tiny_model("sdxl_inpaint"), tmp_path / "xl-inpaint.safetensors")
+    shutil.copy(tiny_model("sd1"), tmp_path / "dream.safetensors")
+    (tmp_path / "old.ckpt").write_bytes(b"x")
+    assert main(["models", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "dream.safetensors\tsd15\tsingle_file" in out
+    assert "xl-inpaint.safetensors\tsdxl_inpaint" in out
+    assert "old.ckpt" in out and "refused by default" in out
+
+
+def test_version():
+    result = studio("--version")
+    assert result.returncode == 0 and result.stdout.startswith("studio ")
