@@ -37,6 +37,9 @@ class Recipe:
     strength: float = 1.0
     seed: int = 0
     sampler: str = "dpmpp_2m"
+    sampler_params: dict = field(default_factory=dict)  # a plugin sampler's own parameters, by name
+    guidance_type: str = "cfg"
+    guidance_params: dict = field(default_factory=dict)
     width: int | None = None
     height: int | None = None
     variations: int = 1
@@ -49,8 +52,9 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        if not data["extras"]:
-            del data["extras"]
+        for name in ("extras", "sampler_params", "guidance_params"):
+            if not data[name]:
+                del data[name]
         return data
 
     def to_json(self) -> str:
@@ -119,9 +123,10 @@ def _side(name: str, value: Any) -> int | None:
     return side
 
 
-def _sampler(name: str, value: Any) -> str:
+def _identifier(name: str, value: Any) -> str:
+    """Sampler and guidance ids: lower_snake_case, as the other tools name them."""
     if not isinstance(value, str) or not SAMPLER_ID.match(value):
-        raise RecipeError(name, f"must be a sampler id in lower_snake_case such as 'euler_a', got {value!r}")
+        raise RecipeError(name, f"must be an id in lower_snake_case such as 'euler_a', got {value!r}")
     return value
 
 
@@ -132,10 +137,19 @@ def _version(name: str, value: Any) -> int:
     return version
 
 
-def _extras(name: str, value: Any) -> dict:
+def _mapping(name: str, value: Any) -> dict:
     if not isinstance(value, dict):
         raise RecipeError(name, f"must be an object, got {type(value).__name__}")
     return dict(value)
+
+
+def _params(name: str, value: Any) -> dict:
+    """Plugin parameters: names to numbers, booleans or text (the plugin's manifest checks ranges)."""
+    params = _mapping(name, value)
+    for key, item in params.items():
+        if not isinstance(item, (int, float, bool, str)) or (isinstance(item, float) and not math.isfinite(item)):
+            raise RecipeError(f"{name}.{key}", f"must be a number, boolean or text, got {item!r}")
+    return params
 
 
 _CHECKS = {
@@ -149,7 +163,10 @@ _CHECKS = {
     "guidance": lambda n, v: _number(n, v, 0.0, 100.0),
     "strength": lambda n, v: _number(n, v, 0.0, 1.0),
     "seed": lambda n, v: _integer(n, v, 0, MAX_SEED),
-    "sampler": _sampler,
+    "sampler": _identifier,
+    "sampler_params": _params,
+    "guidance_type": _identifier,
+    "guidance_params": _params,
     "width": _side,
     "height": _side,
     "variations": lambda n, v: _integer(n, v, 1, 10_000),
@@ -158,7 +175,7 @@ _CHECKS = {
     "inpaint_area": lambda n, v: _choice(n, v, INPAINT_AREAS),
     "mask_padding": lambda n, v: _integer(n, v, 0, 4096),
     "version": _version,
-    "extras": _extras,
+    "extras": _mapping,
 }
 FIELD_NAMES = tuple(f.name for f in fields(Recipe))
 REQUIRED = tuple(f.name for f in fields(Recipe) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
