@@ -20,15 +20,19 @@ os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    """tiny_model(flavour, layout="single_file" | "diffusers") -> path, built on first use."""
+    """tiny_model(flavour, layout="single_file" | "diffusers") -> path, built on first use.
+    Flavours: sd1, sd1_inpaint, sd2, sdxl, sdxl_inpaint, and "upscaler" (a ×4 upscaler folder)."""
     from tests.fixtures.tiny_models import save_diffusers_folder, save_single_file
+    from tests.fixtures.tiny_upscaler import save_upscaler_folder
 
     root = tmp_path_factory.mktemp("tiny-models")
     made: dict[tuple[str, str], Path] = {}
 
     def get(flavour: str, layout: str = "single_file") -> Path:
         if (flavour, layout) not in made:
-            if layout == "single_file":
+            if flavour == "upscaler":
+                made[flavour, layout] = save_upscaler_folder(root / "upscaler")
+            elif layout == "single_file":
                 made[flavour, layout] = save_single_file(flavour, root / f"{flavour}.safetensors")
             else:
                 made[flavour, layout] = save_diffusers_folder(flavour, root / flavour)

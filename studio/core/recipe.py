@@ -47,6 +47,9 @@ class Recipe:
     mask_feather: float = 0.0
     inpaint_area: str = "whole"
     mask_padding: int = 32
+    noise_level: int = 20  # upscale: noise added to the low-resolution picture
+    tile_size: int = 128  # upscale: latent tile side (pictures smaller than a tile are not tiled)
+    tile_overlap: int = 32
     version: int = RECIPE_VERSION
     extras: dict = field(default_factory=dict)
 
@@ -174,6 +177,9 @@ _CHECKS = {
     "mask_feather": lambda n, v: _number(n, v, 0.0, 256.0),
     "inpaint_area": lambda n, v: _choice(n, v, INPAINT_AREAS),
     "mask_padding": lambda n, v: _integer(n, v, 0, 4096),
+    "noise_level": lambda n, v: _integer(n, v, 0, 350),
+    "tile_size": lambda n, v: _integer(n, v, 16, 4096),
+    "tile_overlap": lambda n, v: _integer(n, v, 0, 2048),
     "version": _version,
     "extras": _mapping,
 }
@@ -202,6 +208,8 @@ def _check_task_inputs(recipe: Recipe) -> None:
         raise RecipeError("image", f"is required for task '{recipe.task}'")
     if recipe.task == "inpaint" and recipe.mask is None:
         raise RecipeError("mask", "is required for task 'inpaint'")
+    if recipe.tile_overlap >= recipe.tile_size:
+        raise RecipeError("tile_overlap", f"must be smaller than tile_size ({recipe.tile_size}), got {recipe.tile_overlap}")
     if (recipe.width is None) != (recipe.height is None):
         missing = "height" if recipe.height is None else "width"
         raise RecipeError(missing, "width and height must be given together")

@@ -19,10 +19,13 @@ from studio.core.recipe import Recipe
 from studio.engine.inpaint import inpaint
 from studio.engine.model_store import ModelStore
 from studio.engine.sdedit import sdedit
+from studio.engine.upscale import upscale
 from studio.engine.progress import ProgressCallback
 from studio.engine.samplers import require_sampler, sampler_label
 
-TASK_RUNNERS = {"inpaint": inpaint, "sdedit": sdedit}
+TASK_RUNNERS = {"inpaint": inpaint, "sdedit": sdedit, "upscale": upscale}
+TASK_MODEL_KINDS = {"inpaint": "pipeline", "sdedit": "pipeline", "upscale": "upscaler"}
+KIND_NAMES = {"pipeline": "a Stable Diffusion base model", "upscaler": "an upscaler model", "controlnet": "a ControlNet"}
 
 
 @dataclass
@@ -85,6 +88,9 @@ def run_recipe(
     require_sampler(recipe.sampler)  # an unknown sampler fails before any loading
     inputs = inputs or load_inputs(recipe)
     model = store.get(recipe.model)
+    if model.info.kind != TASK_MODEL_KINDS[recipe.task]:
+        wanted, found = KIND_NAMES[TASK_MODEL_KINDS[recipe.task]], KIND_NAMES.get(model.info.kind, model.info.kind)
+        raise StudioError(f"task '{recipe.task}' needs {wanted}, but {model.info.name} is {found}")
     hashes = dict(inputs.hashes, model=model_hash(recipe.model))
     info = run_info(store, model.family, recipe)
     results = []

@@ -175,13 +175,27 @@ def load_diffusers_folder(info: CheckpointInfo) -> tuple[dict[str, Any], dict]:
     return components, scheduler_config
 
 
+def load_upscaler_folder(info: CheckpointInfo) -> tuple[dict[str, Any], dict]:
+    """The ×4 upscaler as a diffusers folder (StableDiffusionUpscalePipeline layout)."""
+    from diffusers import StableDiffusionUpscalePipeline
+
+    try:
+        pipe = StableDiffusionUpscalePipeline.from_pretrained(info.path, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot load the upscaler {info.path.name}: {str(error).splitlines()[0]}") from None
+    components = {k: v for k, v in pipe.components.items() if k not in ("safety_checker", "feature_extractor", "watermarker")}
+    return components, dict(components.pop("scheduler").config)
+
+
 def load_model(path: str | Path, device: torch.device, dtype: torch.dtype, allow_pickle: bool = False) -> LoadedModel:
     info = checkpoints.inspect(path)
     if info.problem and not (info.layout == "pickle" and allow_pickle):
         raise ModelError(f"{info.path.name}: {info.problem}")
-    if info.layout != "pickle" and info.kind != "pipeline":
+    if info.kind == "upscaler" and info.layout == "diffusers":
+        components, scheduler_config = load_upscaler_folder(info)
+    elif info.layout != "pickle" and info.kind != "pipeline":
         raise ModelError(f"{info.path.name} is a {info.kind} model, not a Stable Diffusion base model")
-    if info.layout == "diffusers":
+    elif info.layout == "diffusers":
         components, scheduler_config = load_diffusers_folder(info)
     else:
         info, components, scheduler_config = load_single_file(info, allow_pickle)

@@ -18,10 +18,13 @@ class Progress:
     item: int  # which variation, 0-based
     items: int
     preview: np.ndarray | None = None  # HxWx3 uint8, 1/8 of the output size
+    tile: int = 1  # tiles done within this step, when the job works in tiles
+    tiles: int = 1
 
     @property
     def fraction(self) -> float:
-        return (self.item + self.step / max(self.total, 1)) / max(self.items, 1)
+        within = (self.step - 1 + self.tile / max(self.tiles, 1)) / max(self.total, 1)
+        return (self.item + within) / max(self.items, 1)
 
 
 ProgressCallback = Callable[[Progress], None]
