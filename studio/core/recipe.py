@@ -25,6 +25,20 @@ MAX_SIDE = 8192
 
 
 @dataclass(frozen=True)
+class ControlUnit:
+    """One ControlNet: its model, the control picture (a ready map, or a source for the preprocessor;
+    the recipe's image when omitted), and how strongly and over which part of the schedule it steers."""
+
+    model: str
+    image: str | None = None
+    preprocessor: str = "none"
+    scale: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Recipe:
     task: str
     model: str
@@ -50,12 +64,14 @@ class Recipe:
     noise_level: int = 20  # upscale: noise added to the low-resolution picture
     tile_size: int = 128  # upscale: latent tile side (pictures smaller than a tile are not tiled)
     tile_overlap: int = 32
+    controlnets: tuple[ControlUnit, ...] = ()
     version: int = RECIPE_VERSION
     extras: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        for name in ("extras", "sampler_params", "guidance_params"):
+        data["controlnets"] = [dataclasses.asdict(unit) for unit in self.controlnets]
+        for name in ("extras", "sampler_params", "guidance_params", "controlnets"):
             if not data[name]:
                 del data[name]
         return data
@@ -72,14 +88,19 @@ class Recipe:
 
     def with_paths_resolved(self, base_dir: Path) -> "Recipe":
         """Relative paths in a recipe are relative to the file that holds it."""
-        changes = {}
-        for name in ("model", "image", "mask"):
-            value = getattr(self, name)
-            if value and not Path(value).expanduser().is_absolute():
-                changes[name] = str((base_dir / value).resolve())
-            elif value:
-                changes[name] = str(Path(value).expanduser())
-        return dataclasses.replace(self, **changes)
+        changes = {name: _resolve(getattr(self, name), base_dir) for name in ("model", "image", "mask")}
+        units = tuple(
+            dataclasses.replace(unit, model=_resolve(unit.model, base_dir), image=_resolve(unit.image, base_dir))
+            for unit in self.controlnets
+        )
+        return dataclasses.replace(self, controlnets=units, **changes)
+
+
+def _resolve(value: str | None, base_dir: Path) -> str | None:
+    if not value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base_dir / path).resolve())
 
 
 def _integer(name: str, value: Any, low: int, high: int) -> int:
@@ -155,6 +176,34 @@ def _params(name: str, value: Any) -> dict:
     return params
 
 
+def _control_unit(name: str, value: Any) -> ControlUnit:
+    data = _mapping(name, value)
+    known = {f.name for f in fields(ControlUnit)}
+    for key in data:
+        if key not in known:
+            raise RecipeError(f"{name}.{key}", f"unknown field; known fields are {', '.join(sorted(known))}")
+    if "model" not in data:
+        raise RecipeError(f"{name}.model", "is required")
+    unit = ControlUnit(
+        model=_text(f"{name}.model", data["model"], allow_empty=False),
+        image=_optional(_text, f"{name}.image", data.get("image")),
+        preprocessor=_identifier(f"{name}.preprocessor", data.get("preprocessor", "none")),
+        scale=_number(f"{name}.scale", data.get("scale", 1.0), 0.0, 5.0),
+        start=_number(f"{name}.start", data.get("start", 0.0), 0.0, 1.0),
+        end=_number(f"{name}.end", data.get("end", 1.0), 0.0, 1.0),
+        params=_params(f"{name}.params", data.get("params", {})),
+    )
+    if unit.start >= unit.end:
+        raise RecipeError(f"{name}.end", f"must be after start ({unit.start:g}), got {unit.end:g}")
+    return unit
+
+
+def _control_units(name: str, value: Any) -> tuple[ControlUnit, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise RecipeError(name, f"must be a list of ControlNet units, got {type(value).__name__}")
+    return tuple(_control_unit(f"{name}[{index}]", unit) for index, unit in enumerate(value))
+
+
 _CHECKS = {
     "task": lambda n, v: _choice(n, v, TASKS),
     "model": lambda n, v: _text(n, v, allow_empty=False),
@@ -181,6 +230,7 @@ _CHECKS = {
     "tile_size": lambda n, v: _integer(n, v, 16, 4096),
     "tile_overlap": lambda n, v: _integer(n, v, 0, 2048),
     "version": _version,
+    "controlnets": _control_units,
     "extras": _mapping,
 }
 FIELD_NAMES = tuple(f.name for f in fields(Recipe))
@@ -206,6 +256,10 @@ def parse_recipe(data: Any) -> Recipe:
 def _check_task_inputs(recipe: Recipe) -> None:
     if recipe.task in ("inpaint", "sdedit", "upscale") and recipe.image is None:
         raise RecipeError("image", f"is required for task '{recipe.task}'")
+    if recipe.task == "controlnet" and not recipe.controlnets:
+        raise RecipeError("controlnets", "task 'controlnet' needs at least one ControlNet unit")
+    if recipe.task == "controlnet" and recipe.image is None and any(u.image is None for u in recipe.controlnets):
+        raise RecipeError("image", "a ControlNet unit without its own image needs the recipe's image")
     if recipe.task == "inpaint" and recipe.mask is None:
         raise RecipeError("mask", "is required for task 'inpaint'")
     if recipe.tile_overlap >= recipe.tile_size:

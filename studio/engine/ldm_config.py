@@ -48,11 +48,11 @@ def _heads(family_base: str, channels: int) -> int:
     return 8 if family_base == "sd1" else max(1, channels // 64)
 
 
-def _input_levels(shapes: Shapes) -> list[dict]:
+def _input_levels(shapes: Shapes, prefix: str = UNET) -> list[dict]:
     """Walk input_blocks: each level has resblocks (channels, transformer depth) until a downsampler."""
     levels: list[dict] = [{"channels": [], "depths": []}]
-    for index in _indices(shapes, re.escape(UNET) + r"input_blocks\.(\d+)\.")[1:]:
-        block = f"{UNET}input_blocks.{index}."
+    for index in _indices(shapes, re.escape(prefix) + r"input_blocks\.(\d+)\.")[1:]:
+        block = f"{prefix}input_blocks.{index}."
         if f"{block}0.op.weight" in shapes:
             levels.append({"channels": [], "depths": []})
             continue
@@ -61,32 +61,59 @@ def _input_levels(shapes: Shapes) -> list[dict]:
     return levels
 
 
-def unet_config(family: str, shapes: Shapes, pooled_dim: int | None = None) -> dict:
-    config = bundled_config(family, "unet")
-    base = base_of(family)
-    levels = _input_levels(shapes)
+def _encoder_config(base: str, shapes: Shapes, prefix: str) -> dict:
+    """The sizes of a UNet's encoder half (shared by UNets and ControlNets), from its tensors."""
+    levels = _input_levels(shapes, prefix)
     channels = [level["channels"][0] for level in levels]
     depths = [max(level["depths"]) for level in levels]
-    config.update(
-        in_channels=shapes[f"{UNET}input_blocks.0.0.weight"][1],
-        out_channels=shapes[f"{UNET}out.2.weight"][0],
+    config = dict(
+        in_channels=shapes[f"{prefix}input_blocks.0.0.weight"][1],
         block_out_channels=channels,
         layers_per_block=len(levels[0]["channels"]),
         down_block_types=["CrossAttnDownBlock2D" if d else "DownBlock2D" for d in depths],
-        up_block_types=["CrossAttnUpBlock2D" if d else "UpBlock2D" for d in reversed(depths)],
         attention_head_dim=[_heads(base, c) for c in channels] if base != "sd1" else 8,
     )
-    attention_keys = [k for k in shapes if k.endswith("attn2.to_k.weight") and k.startswith(UNET)]
+    attention_keys = [k for k in shapes if k.endswith("attn2.to_k.weight") and k.startswith(prefix)]
     if attention_keys:
         config["cross_attention_dim"] = shapes[attention_keys[0]][1]
-        proj_in = next(k for k in shapes if k.startswith(UNET) and k.endswith(".1.proj_in.weight"))
+        proj_in = next(k for k in shapes if k.startswith(prefix) and k.endswith(".1.proj_in.weight"))
         config["use_linear_projection"] = len(shapes[proj_in]) == 2
-    if base == "sdxl":
+    if f"{prefix}label_emb.0.0.weight" in shapes:
         config["transformer_layers_per_block"] = [max(d, 1) for d in depths]
-        label_in = shapes[f"{UNET}label_emb.0.0.weight"][1]
-        config["projection_class_embeddings_input_dim"] = label_in
-        if pooled_dim is not None:
-            config["addition_time_embed_dim"] = (label_in - pooled_dim) // 6
+        config["projection_class_embeddings_input_dim"] = shapes[f"{prefix}label_emb.0.0.weight"][1]
+    return config
+
+
+def unet_config(family: str, shapes: Shapes, pooled_dim: int | None = None) -> dict:
+    config = bundled_config(family, "unet")
+    config.update(_encoder_config(base_of(family), shapes, UNET))
+    depths = [t != "DownBlock2D" for t in config["down_block_types"]]
+    config["up_block_types"] = ["CrossAttnUpBlock2D" if d else "UpBlock2D" for d in reversed(depths)]
+    config["out_channels"] = shapes[f"{UNET}out.2.weight"][0]
+    if base_of(family) == "sdxl" and pooled_dim is not None:
+        config["addition_time_embed_dim"] = (config["projection_class_embeddings_input_dim"] - pooled_dim) // 6
+    return config
+
+
+def controlnet_family(shapes: Shapes, prefix: str) -> str:
+    """The base family a ControlNet belongs to: SDXL has the add-embedding, SD 2.x linear projections."""
+    if f"{prefix}label_emb.0.0.weight" in shapes:
+        return "sdxl"
+    proj_in = [k for k in shapes if k.startswith(prefix) and k.endswith(".1.proj_in.weight")]
+    return "sd2" if proj_in and len(shapes[proj_in[0]]) == 2 else "sd15"
+
+
+def controlnet_config(shapes: Shapes, prefix: str, base_unet: Mapping) -> dict:
+    """A ControlNetModel config for an original-layout ControlNet (`control_model.*` or unprefixed).
+    What the tensors cannot tell (norms, SDXL's time-embedding width) comes from the base model's UNet,
+    which a ControlNet must match anyway."""
+    keep = ("act_fn", "flip_sin_to_cos", "freq_shift", "norm_eps", "norm_num_groups", "upcast_attention",
+            "addition_embed_type", "addition_time_embed_dim", "only_cross_attention", "class_embed_type")
+    config = {k: base_unet[k] for k in keep if k in base_unet}
+    config.update(_encoder_config(base_of(controlnet_family(shapes, prefix)), shapes, prefix))
+    config["conditioning_channels"] = shapes[f"{prefix}input_hint_block.0.weight"][1]
+    if "projection_class_embeddings_input_dim" not in config:
+        config.pop("addition_embed_type", None)
     return config
 
 

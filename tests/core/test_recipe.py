@@ -89,3 +89,34 @@ def test_replace_validates():
     with pytest.raises(RecipeError):
         recipe.replace(steps=-3)
     assert isinstance(recipe, Recipe)
+
+
+def test_controlnet_units_parse_round_trip_and_resolve_paths(tmp_path):
+    data = {"task": "controlnet", "model": "m.safetensors", "image": "photo.png", "prompt": "a house",
+            "controlnets": [{"model": "cn/canny", "preprocessor": "canny", "scale": 0.8, "end": 0.6,
+                             "params": {"low_threshold": 50}},
+                            {"model": "cn/depth.safetensors", "image": "depth.png"}]}
+    recipe = parse_recipe(data)
+    assert [u.preprocessor for u in recipe.controlnets] == ["canny", "none"]
+    assert recipe.controlnets[0].params == {"low_threshold": 50}
+    assert parse_recipe(json.loads(recipe.to_json())) == recipe
+    resolved = recipe.with_paths_resolved(tmp_path)
+    assert resolved.controlnets[1].image == str(tmp_path / "depth.png")
+    assert resolved.controlnets[0].image is None
+
+
+@pytest.mark.parametrize(
+    "units, field, words",
+    [
+        ("canny", "controlnets", "must be a list"),
+        ([{"preprocessor": "canny"}], "controlnets[0].model", "is required"),
+        ([{"model": "c", "scale": 9}], "controlnets[0].scale", "between 0.0 and 5.0"),
+        ([{"model": "c", "start": 0.5, "end": 0.2}], "controlnets[0].end", "must be after start"),
+        ([{"model": "c", "strength": 1}], "controlnets[0].strength", "unknown field"),
+        ([], "controlnets", "at least one"),
+    ],
+)
+def test_bad_controlnet_units_are_named(units, field, words):
+    with pytest.raises(RecipeError) as caught:
+        parse_recipe({"task": "controlnet", "model": "m", "image": "p.png", "controlnets": units})
+    assert caught.value.field == field and words in str(caught.value)

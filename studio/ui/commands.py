@@ -1,0 +1,108 @@
+"""The window's commands: every menu entry, toolbar button and shortcut, in one place.
+
+Shortcuts follow Krita and Photoshop: B brush, E eraser, X swap, [ and ] size, { and } hardness, Ctrl+Z and
+Ctrl+Shift+Z undo and redo, space-drag to pan. They are window-wide, but a focused text field keeps the keys it
+types (Qt's shortcut override), so writing "[cabin]" in the prompt never resizes the brush.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QToolBar
+
+from studio.core.brush import bigger, smaller
+from studio.ui.theme import icon
+
+if TYPE_CHECKING:
+    from studio.ui.main_window import MainWindow
+
+SEPARATOR = None
+
+
+class Commands:
+    def __init__(self, window: "MainWindow"):
+        self.window = window
+        w = window
+        a = self._action
+        self.open = a("&Open picture…", w.ask_open_picture, [QKeySequence.StandardKey.Open], icon_name="open")
+        self.paste = a("&Paste picture", w.paste_picture, [QKeySequence.StandardKey.Paste])
+        self.export = a("&Export result…", lambda: w.ask_export_result(w.results.selected), ["Ctrl+E"])
+        self.add_checkpoint = a("Add &checkpoint…", w.models.ask_add_checkpoint)
+        self.add_folder = a("Add models &folder…", w.models.ask_add_folder)
+        self.rescan = a("&Rescan models", w.models.refresh)
+        self.quit = a("&Quit", w.close, [QKeySequence.StandardKey.Quit])
+        self.undo = a("&Undo", w.undo, ["Ctrl+Z"], icon_name="undo")
+        self.redo = a("&Redo", w.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], icon_name="redo")
+        self.invert_mask = a("&Invert mask", w.invert_mask, ["Ctrl+I"], icon_name="invert")
+        self.clear_mask = a("&Clear mask", w.clear_mask, ["Delete"], icon_name="clear")
+        self.fill_mask = a("&Fill mask", w.fill_mask, ["Shift+Delete"])
+        self.brush = a("&Brush", lambda: w.set_erasing(False), ["B"], "Paint the mask (B)", "brush")
+        self.eraser = a("&Eraser", lambda: w.set_erasing(True), ["E"], "Erase the mask (E)", "eraser")
+        self.swap_tool = a("Swap brush and eraser", lambda: w.set_erasing(not w.canvas.erasing), ["X"])
+        self.bigger = a("Bigger brush", lambda: w.resize_brush(bigger), ["]"])
+        self.smaller = a("Smaller brush", lambda: w.resize_brush(smaller), ["["])
+        self.harder = a("Harder brush", lambda: w.change_hardness(+0.1), ["}"])
+        self.softer = a("Softer brush", lambda: w.change_hardness(-0.1), ["{"])
+        self.fit = a("&Fit to window", w.canvas.fit_to_window, ["Ctrl+0"], icon_name="fit")
+        self.actual_size = a("&Actual pixels (100%)", w.canvas.actual_size, ["Ctrl+1"])
+        self.zoom_in = a("Zoom &in", lambda: w.canvas.zoom_by(1.25), ["Ctrl++", "Ctrl+="])
+        self.zoom_out = a("Zoom &out", lambda: w.canvas.zoom_by(0.8), ["Ctrl+-"])
+        self.show_mask = a("Show &mask", w.set_mask_visible, ["Ctrl+H"])
+        self.generate = a("&Generate", w.jobs.generate_or_cancel, ["Ctrl+Return", "Ctrl+Enter"])
+        self.cancel = a("&Cancel job", w.jobs.cancel, ["Escape"])
+        self.apply = a("&Apply result", lambda: w.apply_result(w.results.selected), ["Ctrl+Shift+Return"])
+        self._make_tools_exclusive()
+        self.show_mask.setCheckable(True)
+        self.show_mask.setChecked(True)
+
+    def _action(self, text: str, slot, shortcuts=(), tip: str = "", icon_name: str | None = None) -> QAction:
+        action = QAction(text, self.window)
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        action.triggered.connect(slot)
+        self.window.addAction(action)
+        return action
+
+    def _make_tools_exclusive(self) -> None:
+        group = QActionGroup(self.window)
+        for tool in (self.brush, self.eraser):
+            tool.setCheckable(True)
+            group.addAction(tool)
+        self.brush.setChecked(True)
+
+    def install_menus(self) -> None:
+        menus = {
+            "&File": [self.open, self.paste, self.export, SEPARATOR, self.add_checkpoint, self.add_folder, self.rescan,
+                      SEPARATOR, self.quit],
+            "&Edit": [self.undo, self.redo, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask],
+            "&Brush": [self.brush, self.eraser, self.swap_tool, SEPARATOR, self.bigger, self.smaller, self.harder, self.softer],
+            "&View": [self.fit, self.actual_size, self.zoom_in, self.zoom_out, SEPARATOR, self.show_mask],
+            "&Job": [self.generate, self.cancel, self.apply],
+        }
+        for title, actions in menus.items():
+            menu = self.window.menuBar().addMenu(title)
+            for action in actions:
+                menu.addSeparator() if action is SEPARATOR else menu.addAction(action)
+
+    def install_toolbars(self, options) -> None:
+        """A toolbox down the left, as in Krita and Photoshop, and the brush's options bar along the top."""
+        tools = QToolBar("Tools")
+        tools.setObjectName("toolsBar")
+        tools.setMovable(False)
+        for action in (self.open, SEPARATOR, self.brush, self.eraser, SEPARATOR, self.undo, self.redo, SEPARATOR,
+                       self.invert_mask, self.clear_mask, SEPARATOR, self.fit):
+            tools.addSeparator() if action is SEPARATOR else tools.addAction(action)
+        self.window.addToolBar(Qt.ToolBarArea.LeftToolBarArea, tools)
+        bar = QToolBar("Brush options")
+        bar.setObjectName("brushOptionsBar")
+        bar.setMovable(False)
+        bar.addWidget(options)
+        self.window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)

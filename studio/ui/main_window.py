@@ -1,0 +1,480 @@
+"""The main window: canvas in the middle, job panels on the right, results below, brush options above.
+
+It owns the document; the models, the jobs and the commands each have their own small class. Every
+user-facing failure ends in the message bar, with the picture and mask untouched.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QImage
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.brush import Brush
+from studio.core.document import Document
+from studio.core.metadata import write_png
+from studio.core.settings import Settings, load_settings, save_settings
+from studio.ui import dialogs
+from studio.ui.canvas import CanvasView
+from studio.ui.commands import Commands
+from studio.ui.job_controller import JobController
+from studio.ui.messages import ERROR, INFO, WARNING, MessageBar
+from studio.ui.model_panel import ModelPanel
+from studio.ui.models_controller import ModelsController
+from studio.ui.panels import RecipePanel
+from studio.ui.picture_loader import OpenedPicture, PictureLoader
+from studio.ui.qimage import qimage_to_rgb
+from studio.ui.results_strip import ResultsStrip
+from studio.ui.tool_options import BrushOptions
+from studio.ui.welcome import WelcomePage
+from studio.ui.worker import Backend, GeneratedResult, GenerateRequest, WorkerThread
+
+log = logging.getLogger(__name__)
+SAVE_DELAY_MS = 800
+
+
+class MainWindow(QMainWindow):
+    job_ended = Signal(str)  # "finished", "failed" or "cancelled", once the window shows the outcome
+    picture_opened = Signal(Path)
+
+    def __init__(self, backend: Backend | None = None, settings_file: Path | None = None, preload_models: bool = True):
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.settings_file = settings_file
+        self.settings: Settings = load_settings(settings_file)
+        self.preload_models = preload_models
+        self.document: Document | None = None
+        self._results_document: Document | None = None
+        self._shown_once = False
+        self.worker = WorkerThread(backend, self)
+        self.pictures = PictureLoader(self)
+
+        self._build_widgets()
+        self.models = ModelsController(self.model_panel, self.settings, self.worker, self.show_message, self)
+        self.jobs = JobController(self.worker, self.generate_button, self.progress, self.results, self._job_inputs,
+                                  self.show_message, self._show_status, self)
+        self.commands = Commands(self)
+        self.commands.install_menus()
+        self.commands.install_toolbars(self.brush_options)
+        self._connect()
+        self._restore_settings()
+        self.models.refresh()
+        self._update_title()
+        self._update_commands()
+
+    # Building
+
+    def _build_widgets(self) -> None:
+        self.canvas = CanvasView()
+        self.message_bar = MessageBar()
+        self.results = ResultsStrip()
+        self.welcome = WelcomePage()
+        self.editor = QWidget()
+        editor_layout = QVBoxLayout(self.editor)
+        editor_layout.setContentsMargins(0, 0, 0, 0)
+        editor_layout.setSpacing(0)
+        editor_layout.addWidget(self.canvas, 1)
+        editor_layout.addWidget(self.results)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.editor)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.message_bar)
+        central_layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self._build_job_dock()
+
+        brush = _brush_from(self.settings.brush)
+        self.brush_options = BrushOptions(brush, self.settings.overlay_opacity)
+        self.canvas.set_brush(brush)
+        self.canvas.set_overlay_opacity(self.settings.overlay_opacity)
+        self.canvas.set_overlay_color(QColor(self.settings.overlay_color))
+
+        self.zoom_label, self.size_label, self.position_label = QLabel(), QLabel(), QLabel()
+        for label in (self.position_label, self.size_label, self.zoom_label):
+            self.statusBar().addPermanentWidget(label)
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_DELAY_MS)
+
+    def _build_job_dock(self) -> None:
+        self.model_panel = ModelPanel()
+        self.recipe_panel = RecipePanel()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setToolTip("Generate (Ctrl+Enter); while a job runs, cancel it (Esc)")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(6)
+        side = QWidget()
+        side.setObjectName("sidePanel")
+        side_layout = QVBoxLayout(side)
+        side_layout.addWidget(QLabel("Model"))
+        side_layout.addWidget(self.model_panel)
+        side_layout.addWidget(self.recipe_panel, 1)
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 8)
+        body_layout.addWidget(scroll, 1)
+        body_layout.addWidget(self.progress)
+        body_layout.addWidget(self.generate_button)
+        self.dock = QDockWidget("Job")
+        self.dock.setObjectName("jobDock")
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.dock.setWidget(body)
+        scrollbar = scroll.verticalScrollBar().sizeHint().width()
+        self.dock.setMinimumWidth(side.minimumSizeHint().width() + scrollbar + 8)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+
+    def _connect(self) -> None:
+        self.canvas.edited.connect(lambda change: self._update_commands())
+        self.canvas.zoom_changed.connect(lambda zoom: self.zoom_label.setText(f"{zoom * 100:.0f}%"))
+        self.canvas.cursor_moved.connect(self._show_position)
+        self.canvas.files_dropped.connect(lambda paths: self.open_picture(paths[0]))
+        self.canvas.image_dropped.connect(self.open_qimage)
+        self.brush_options.brush_changed.connect(self._brush_from_options)
+        self.brush_options.overlay_opacity_changed.connect(self._overlay_opacity_changed)
+        self.welcome.add_file_requested.connect(self.models.ask_add_checkpoint)
+        self.welcome.add_folder_requested.connect(self.models.ask_add_folder)
+        self.welcome.open_picture_requested.connect(self.ask_open_picture)
+        self.models.changed.connect(self._models_changed)
+        self.models.loading.connect(self.jobs.model_loading)
+        self.models.loading.connect(self._model_loading)
+        self.recipe_panel.changed.connect(self._schedule_save)
+        self.jobs.started.connect(self._job_started)
+        self.jobs.results_ready.connect(self._results_ready)
+        self.jobs.ended.connect(self._job_ended)
+        self.results.selection_changed.connect(self._result_selected)
+        self.results.apply_requested.connect(self.apply_result)
+        self.results.export_requested.connect(self.ask_export_result)
+        self.pictures.opened.connect(self._picture_opened)
+        self.pictures.failed.connect(lambda path, message: self.show_message(message, ERROR))
+        self.pictures.busy.connect(self._picture_busy)
+        self._save_timer.timeout.connect(self.save_settings)
+        self.setAcceptDrops(True)
+
+    # Settings
+
+    def _restore_settings(self) -> None:
+        self.recipe_panel.restore(self.settings.panel)
+        self.resize(1440, 900)
+        if self.settings.window_geometry:
+            self.restoreGeometry(QByteArray(base64.b64decode(self.settings.window_geometry)))
+        if self.settings.window_state:
+            self.restoreState(QByteArray(base64.b64decode(self.settings.window_state)))
+
+    def _schedule_save(self) -> None:
+        self._save_timer.start()
+
+    def save_settings(self) -> None:
+        self._save_timer.stop()
+        settings = self.settings
+        settings.panel = self.recipe_panel.state()
+        brush = self.canvas.brush
+        settings.brush = {"size": brush.size, "hardness": brush.hardness, "opacity": brush.opacity}
+        settings.overlay_opacity = self.canvas.overlay_item.opacity()
+        settings.window_geometry = base64.b64encode(bytes(self.saveGeometry())).decode()
+        settings.window_state = base64.b64encode(bytes(self.saveState())).decode()
+        try:
+            save_settings(settings, self.settings_file)
+        except OSError as error:
+            self.show_message(f"Could not save the settings: {error}", WARNING)
+
+    # Messages and state
+
+    def show_message(self, text: str, level: str = INFO) -> None:
+        (log.info if level == INFO else log.warning)("%s", text)
+        self.message_bar.show_message(text, level)
+
+    def _show_status(self, text: str, timeout_ms: int = 0) -> None:
+        self.statusBar().showMessage(text, timeout_ms) if text else self.statusBar().clearMessage()
+
+    def _show_position(self, x: int, y: int) -> None:
+        inside = self.document is not None and 0 <= x < self.document.size[0] and 0 <= y < self.document.size[1]
+        self.position_label.setText(f"{x}, {y}" if inside else "")
+
+    def _update_title(self) -> None:
+        name = None
+        if self.document is not None:
+            name = self.document.source.name if self.document.source else "Untitled (pasted)"
+        self.setWindowTitle(f"{name} — Studio" if name else "Studio")
+        self.size_label.setText(f"{self.document.size[0]} × {self.document.size[1]}" if self.document else "")
+
+    def _update_commands(self) -> None:
+        history = self.document.history if self.document is not None else None
+        self.commands.undo.setEnabled(bool(history and history.can_undo))
+        self.commands.redo.setEnabled(bool(history and history.can_redo))
+        self.commands.undo.setText(f"&Undo {history.undo_label}" if history and history.can_undo else "&Undo")
+        self.commands.redo.setText(f"&Redo {history.redo_label}" if history and history.can_redo else "&Redo")
+        for command in (self.commands.invert_mask, self.commands.clear_mask, self.commands.fill_mask):
+            command.setEnabled(self.document is not None)
+        self.commands.cancel.setEnabled(self.jobs.running)
+        first_run = not self.models.any_listed and self.document is None
+        self.pages.setCurrentWidget(self.welcome if first_run else self.editor)
+
+    def _models_changed(self) -> None:
+        self._update_commands()
+        self._schedule_save()
+
+    def _model_loading(self, loading: bool) -> None:
+        self._show_status("Loading the model…" if loading else "", 0 if loading else 3000)
+
+    # Pictures
+
+    def ask_open_picture(self) -> None:
+        path = dialogs.ask_picture(self, self.settings.last_picture_folder)
+        if path is not None:
+            self.open_picture(path)
+
+    def open_picture(self, path: str | Path) -> bool:
+        """Open a picture; a PNG made by Studio also brings back its recipe. On failure nothing changes.
+        A large picture opens in the background: True then means it is on its way."""
+        return self.pictures.open(path)
+
+    def _picture_opened(self, picture: OpenedPicture) -> None:
+        self.set_document(Document(picture.pixels, source=picture.path))
+        self.settings.last_picture_folder = str(picture.path.parent)
+        self.settings.add_recent_picture(str(picture.path))
+        if picture.metadata is not None:
+            self._restore_recipe(picture.metadata.recipe, picture.path)
+        self._schedule_save()
+        self.picture_opened.emit(picture.path)
+
+    def _picture_busy(self, busy: bool) -> None:
+        self._show_status("Opening the picture…" if busy else "")
+        self.setCursor(Qt.CursorShape.BusyCursor) if busy else self.unsetCursor()
+
+    def open_qimage(self, image: QImage) -> bool:
+        if image.isNull():
+            self.show_message("The clipboard holds no picture Studio can read.", ERROR)
+            return False
+        self.set_document(Document(qimage_to_rgb(image)))
+        return True
+
+    def paste_picture(self) -> None:
+        data = QGuiApplication.clipboard().mimeData()
+        paths = [Path(url.toLocalFile()) for url in data.urls() if url.isLocalFile()] if data else []
+        if paths:
+            self.open_picture(paths[0])
+        elif data is not None and data.hasImage():
+            self.open_qimage(QImage(data.imageData()))
+        else:
+            self.show_message("Nothing to paste: copy a picture or a picture file first.", WARNING)
+
+    def set_document(self, document: Document | None) -> None:
+        self.canvas.end_stroke()
+        self.document = document
+        self.canvas.set_document(document)
+        self.results.clear()
+        self._results_document = None
+        self._update_title()
+        self._update_commands()
+
+    def dragEnterEvent(self, event) -> None:
+        self.canvas.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        self.canvas.dropEvent(event)
+
+    def _restore_recipe(self, recipe, path: Path) -> None:
+        self.recipe_panel.show_recipe(recipe)
+        model_here = Path(recipe.model).exists()
+        if model_here and not self.models.is_listed(recipe.model):
+            self.models.add_checkpoint(recipe.model, quiet=True)
+        if model_here:
+            self.models.choose(recipe.model)
+        note = "" if model_here else f" (its model {Path(recipe.model).name} is not on this computer)"
+        self.show_message(f"Recipe restored from {path.name}{note}.", WARNING if note else INFO)
+
+    # Painting
+
+    def set_erasing(self, erasing: bool) -> None:
+        self.canvas.set_erasing(erasing)
+        (self.commands.eraser if erasing else self.commands.brush).setChecked(True)
+
+    def resize_brush(self, step) -> None:
+        self._set_brush(self.canvas.brush.resized(step(self.canvas.brush.size)))
+
+    def change_hardness(self, delta: float) -> None:
+        hardness = min(1.0, max(0.0, round(self.canvas.brush.hardness + delta, 2)))
+        self._set_brush(replace(self.canvas.brush, hardness=hardness))
+
+    def _set_brush(self, brush: Brush) -> None:
+        self.canvas.set_brush(brush)
+        self.brush_options.set_brush(brush)
+        self._schedule_save()
+
+    def _brush_from_options(self, brush: Brush) -> None:
+        self.canvas.set_brush(brush)
+        self._schedule_save()
+
+    def _overlay_opacity_changed(self, opacity: float) -> None:
+        self.canvas.set_overlay_opacity(opacity)
+        self._schedule_save()
+
+    def set_mask_visible(self, visible: bool) -> None:
+        self.canvas.overlay_item.setVisible(visible and not self.canvas.previewing)
+
+    def _edit(self, operation) -> None:
+        if self.document is None or self.canvas.stroking:
+            return
+        self.canvas.show_preview(None)
+        self.set_mask_visible(self.commands.show_mask.isChecked())
+        self.canvas.refresh(operation())
+        self._update_commands()
+
+    def undo(self) -> None:
+        self._edit(lambda: self.document.undo())
+
+    def redo(self) -> None:
+        self._edit(lambda: self.document.redo())
+
+    def invert_mask(self) -> None:
+        self._edit(lambda: self.document.invert_mask())
+
+    def clear_mask(self) -> None:
+        self._edit(lambda: self.document.clear_mask())
+
+    def fill_mask(self) -> None:
+        self._edit(lambda: self.document.fill_mask())
+
+    # Jobs
+
+    def generate(self) -> GenerateRequest | None:
+        return self.jobs.generate()
+
+    def _job_inputs(self) -> tuple:
+        self.canvas.end_stroke()
+        panel = self.recipe_panel
+        return self.document, self.models.current, panel.current_task, lambda: panel.recipe_values(next_seed=True)
+
+    def _job_started(self, request: GenerateRequest) -> None:
+        self._results_document = self.document
+        self.canvas.show_preview(None)
+        self.message_bar.dismiss()
+        self._update_commands()
+        self._schedule_save()
+
+    def _results_ready(self, results: list[GeneratedResult]) -> None:
+        if results:
+            self.results.select(0)
+
+    def _job_ended(self, outcome: str) -> None:
+        self._update_commands()
+        self.job_ended.emit(outcome)
+
+    # Results
+
+    def _result_for(self, index: int) -> GeneratedResult | None:
+        return self.results.results[index] if 0 <= index < len(self.results.results) else None
+
+    def _result_selected(self, index: int) -> None:
+        result = self._result_for(index)
+        fits = result is not None and self.document is self._results_document
+        self.canvas.show_preview(result.pixels if fits else None)
+        if not fits:
+            self.set_mask_visible(self.commands.show_mask.isChecked())
+
+    def apply_result(self, index: int) -> bool:
+        result = self._result_for(index)
+        if result is None or self.document is None:
+            return False
+        if self.document is not self._results_document:
+            self.show_message("This result was made from another picture; export it instead.", WARNING)
+            return False
+        try:
+            change = self.document.apply_result(result.pixels, result.changed)
+        except ValueError as error:
+            self.show_message(str(error), ERROR)
+            return False
+        self.canvas.show_preview(None)
+        self.set_mask_visible(self.commands.show_mask.isChecked())
+        self.canvas.refresh(change)
+        self._update_commands()
+        self._show_status("Result applied (Ctrl+Z to undo)", 5000)
+        return True
+
+    def ask_export_result(self, index: int) -> None:
+        result = self._result_for(index)
+        if result is None:
+            self.show_message("Select a result to export first.", WARNING)
+            return
+        recipe = result.metadata.recipe
+        path = dialogs.ask_export_path(self, self.settings.last_export_folder, f"{recipe.task}-seed{recipe.seed}.png")
+        if path is not None:
+            self.export_result(index, path)
+
+    def export_result(self, index: int, path: str | Path) -> Path | None:
+        result = self._result_for(index)
+        if result is None:
+            return None
+        try:
+            written = write_png(path, result.pixels, result.metadata)
+        except OSError as error:
+            self.show_message(f"Could not export to {path}: {error}", ERROR)
+            return None
+        self.settings.last_export_folder = str(Path(path).parent)
+        self._schedule_save()
+        self._show_status(f"Exported {written.name}", 5000)
+        return written
+
+    # Window events
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            QTimer.singleShot(0, self._after_first_show)
+
+    def _after_first_show(self) -> None:
+        """Work that may wait until the window is on screen: the engine (and torch) load only now."""
+        if self.document is not None:
+            self.canvas.fit_to_window()
+        self.models.preload = self.preload_models
+        if self.preload_models:
+            self.models.load_chosen()
+
+    def closeEvent(self, event) -> None:
+        self.canvas.end_stroke()
+        self.save_settings()
+        self.hide()  # gone from the screen at once, even if a model load must finish before the worker ends
+        QApplication.processEvents()
+        self.worker.stop()
+        self.pictures.wait()
+        super().closeEvent(event)
+
+
+def _brush_from(values: dict) -> Brush:
+    """The remembered brush, each value brought into its range; defaults where a value is unusable."""
+    default = Brush()
+    try:
+        size = float(values.get("size", default.size))
+        hardness = float(values.get("hardness", default.hardness))
+        opacity = float(values.get("opacity", default.opacity))
+    except (TypeError, ValueError):
+        return default
+    return Brush(hardness=min(1.0, max(0.0, hardness)), opacity=min(1.0, max(0.01, opacity))).resized(size)
+

@@ -1,0 +1,128 @@
+"""Which models the window knows (files added, folders scanned), which one is chosen, and its loading in the
+worker, shown as it happens. Listing never imports torch; loading happens in the worker only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.core.settings import Settings
+from studio.ui import dialogs
+from studio.ui.messages import ERROR, INFO, WARNING
+from studio.ui.model_panel import ModelPanel, find_models
+from studio.ui.worker import WorkerThread
+
+
+class ModelsController(QObject):
+    changed = Signal()  # the list or the choice changed (the window saves settings, updates its page)
+    loading = Signal(bool)  # a model load started (True) or ended (False)
+
+    def __init__(self, panel: ModelPanel, settings: Settings, worker: WorkerThread,
+                 show_message: Callable[[str, str], None], parent: QObject | None = None):
+        super().__init__(parent)
+        self.panel = panel
+        self.settings = settings
+        self.worker = worker
+        self.show_message = show_message
+        self.preload = False  # load the chosen model as soon as it is chosen (set once the window shows)
+        panel.model_selected.connect(self._selected)
+        panel.add_file_requested.connect(self.ask_add_checkpoint)
+        panel.add_folder_requested.connect(self.ask_add_folder)
+        worker.worker.model_loading.connect(self._loading)
+        worker.worker.model_ready.connect(self._ready)
+        worker.worker.model_failed.connect(self._failed)
+
+    @property
+    def current(self) -> str | None:
+        return self.panel.current_path
+
+    @property
+    def any_listed(self) -> bool:
+        return bool(self.panel.entries)
+
+    def refresh(self) -> None:
+        entries = find_models(self.settings.model_files, self.settings.model_folders)
+        self.panel.set_entries(entries, self.settings.last_model)
+        self.changed.emit()
+
+    def choose(self, path: str) -> bool:
+        """Make `path` the chosen model if it is listed and usable."""
+        self.panel.set_entries(self.panel.entries, path)
+        if self.current == path:
+            self.settings.last_model = path
+            self.changed.emit()
+        return self.current == path
+
+    def is_listed(self, path: str) -> bool:
+        return any(str(entry.path) == path for entry in self.panel.entries)
+
+    def load_chosen(self) -> None:
+        if self.current:
+            self.worker.load_model(self.current)
+
+    # Adding
+
+    def ask_add_checkpoint(self) -> None:
+        folders = self.settings.model_folders
+        path = dialogs.ask_checkpoint(self.panel.window(), folders[0] if folders else None)
+        if path is not None:
+            self.add_checkpoint(path)
+
+    def ask_add_folder(self) -> None:
+        path = dialogs.ask_models_folder(self.panel.window(), None)
+        if path is not None:
+            self.add_folder(path)
+
+    def add_checkpoint(self, path: str | Path, quiet: bool = False) -> None:
+        path = str(Path(path).expanduser().resolve())
+        if path not in self.settings.model_files:
+            self.settings.model_files.append(path)
+        self.settings.last_model = path
+        self.refresh()
+        self._report_added([path], quiet)
+
+    def add_folder(self, path: str | Path) -> None:
+        path = str(Path(path).expanduser().resolve())
+        if path not in self.settings.model_folders:
+            self.settings.model_folders.append(path)
+        before = {str(entry.path) for entry in self.panel.entries}
+        self.refresh()
+        added = [str(entry.path) for entry in self.panel.entries if str(entry.path) not in before]
+        if not added:
+            self.show_message(f"No checkpoints found in {path}.", WARNING)
+            return
+        self._report_added(added, quiet=False)
+
+    def _report_added(self, paths: list[str], quiet: bool) -> None:
+        added = [entry for entry in self.panel.entries if str(entry.path) in paths]
+        usable = [entry for entry in added if entry.kind == "pipeline" and not entry.problem]
+        if not quiet and not usable:
+            problem = next((entry.problem for entry in added if entry.problem), None)
+            self.show_message(f"Not usable as a base model: {problem or 'not a Stable Diffusion pipeline'}", ERROR)
+        elif not quiet:
+            self.show_message(f"Found {len(usable)} model{'s' if len(usable) != 1 else ''}.", INFO)
+        if self.current:
+            self._selected(self.current)
+
+    # Choosing and loading
+
+    def _selected(self, path: str) -> None:
+        self.settings.last_model = path
+        self.changed.emit()
+        if self.preload:
+            self.worker.load_model(path)
+
+    def _loading(self, path: str) -> None:
+        self.panel.show_state("loading…")
+        self.loading.emit(True)
+
+    def _ready(self, path: str) -> None:
+        self.panel.show_state("loaded")
+        self.loading.emit(False)
+
+    def _failed(self, path: str, message: str) -> None:
+        self.panel.show_state("failed to load")
+        self.loading.emit(False)
+        self.show_message(message, ERROR)

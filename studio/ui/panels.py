@@ -1,0 +1,267 @@
+"""The job panels: task, prompts, sampling and mask options. They hold the recipe's values; the window adds
+the model and the input paths when it builds the recipe for a job."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.recipe import TASKS, Recipe
+from studio.plugins import builtins
+from studio.ui.fields import SeedField, SliderField
+
+TASK_LABELS = {"inpaint": "Inpaint", "sdedit": "Image to image (SDEdit)", "controlnet": "ControlNet", "upscale": "Upscale"}
+TASKS_NEEDING_MASK = ("inpaint",)  # the mask is required
+TASKS_USING_MASK = ("inpaint", "sdedit")  # a painted mask is used when there is one
+UI_READY_TASKS = ("inpaint", "sdedit")  # tasks whose inputs the window knows how to give
+AREA_LABELS = {"whole": "Whole picture", "masked": "Only masked"}
+DEFAULT_GUIDANCE = {"cfg": "Classifier-free guidance (CFG)"}
+
+
+def available_tasks() -> list[str]:
+    """The tasks the engine has a module for, found without importing it (and torch with it)."""
+    found = []
+    for task in TASKS:
+        try:
+            present = importlib.util.find_spec(f"studio.engine.{task}") is not None
+        except (ImportError, ValueError):
+            present = False
+        if present and task in UI_READY_TASKS:
+            found.append(task)
+    return found or ["inpaint"]
+
+
+def sampler_choices() -> list[tuple[str, str]]:
+    """(id, label) of every sampler the registry offers."""
+    return [(sampler.id, sampler.label) for sampler in builtins.BUILTIN_SAMPLERS.values()]
+
+
+def guidance_choices() -> list[tuple[str, str]]:
+    """(id, label) of the guidance types: the registry's when it has them, else plain CFG."""
+    table = getattr(builtins, "BUILTIN_GUIDANCE", None) or DEFAULT_GUIDANCE
+    return [(key, getattr(value, "label", value)) for key, value in table.items()]
+
+
+def _prompt_box(placeholder: str, lines: int) -> QPlainTextEdit:
+    box = QPlainTextEdit()
+    box.setPlaceholderText(placeholder)
+    box.setTabChangesFocus(True)
+    box.setFixedHeight(12 + lines * box.fontMetrics().lineSpacing())
+    return box
+
+
+def _combo(choices: list[tuple[str, str]]) -> QComboBox:
+    combo = QComboBox()
+    for key, label in choices:
+        combo.addItem(label, key)
+    return combo
+
+
+def _select(combo: QComboBox, key: Any) -> bool:
+    index = combo.findData(key)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+    return index >= 0
+
+
+class RecipePanel(QWidget):
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.task = _combo([(t, TASK_LABELS[t]) for t in TASKS])
+        self._enable_tasks(available_tasks())
+        self.prompt = _prompt_box("Describe what to paint in the masked area", 4)
+        self.negative_prompt = _prompt_box("What to avoid (negative prompt)", 2)
+        self.sampler = _combo(sampler_choices())
+        self.guidance_type = _combo(guidance_choices())
+        self.steps = SliderField(1, 1000, 30, soft_maximum=100)
+        self.guidance = SliderField(0.0, 100.0, 7.5, decimals=1, step=0.5, soft_maximum=20.0)
+        self.strength = SliderField(0.0, 1.0, 1.0, decimals=2, step=0.05)
+        self.seed = SeedField()
+        self.variations = QSpinBox()
+        self.variations.setRange(1, 64)
+        self.custom_size = QCheckBox("Custom")
+        self.width_field, self.height_field = QSpinBox(), QSpinBox()
+        for field in (self.width_field, self.height_field):
+            field.setRange(64, 8192)
+            field.setSingleStep(64)
+            field.setValue(512)
+        self.mask_grow = SliderField(-256, 256, 0, soft_maximum=64, suffix=" px")
+        self.mask_grow.slider.setMinimum(-64)
+        self.mask_feather = SliderField(0.0, 256.0, 4.0, decimals=1, step=1.0, soft_maximum=64.0, suffix=" px")
+        self.inpaint_area = _combo(list(AREA_LABELS.items()))
+        self.mask_padding = SliderField(0, 4096, 32, soft_maximum=256, suffix=" px")
+        self._lay_out()
+        self._connect()
+        _select(self.sampler, Recipe.sampler)
+        self._sync_enabled()
+
+    def _lay_out(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.task)
+        layout.addWidget(self.prompt)
+        layout.addWidget(self.negative_prompt)
+
+        sampling = QGroupBox("Sampling")
+        form = QFormLayout(sampling)
+        form.addRow("Sampler", self.sampler)
+        form.addRow("Guidance type", self.guidance_type)
+        form.addRow("Steps", self.steps)
+        form.addRow("Guidance", self.guidance)
+        form.addRow("Strength", self.strength)
+        form.addRow("Seed", self.seed)
+        form.addRow("Variations", self.variations)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.custom_size)
+        size_row.addWidget(self.width_field)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_field)
+        form.addRow("Size", size_row)
+        layout.addWidget(sampling)
+
+        self.mask_group = QGroupBox("Mask")
+        form = QFormLayout(self.mask_group)
+        form.addRow("Grow", self.mask_grow)
+        form.addRow("Feather", self.mask_feather)
+        form.addRow("Area", self.inpaint_area)
+        form.addRow("Padding", self.mask_padding)
+        layout.addWidget(self.mask_group)
+        layout.addStretch(1)
+        self.custom_size.setToolTip("Process at this size; unchecked, the model's native size is used")
+        self.inpaint_area.setToolTip("Only masked: work on the mask's box plus padding, at the model's resolution")
+
+    def _connect(self) -> None:
+        for signal in (
+            self.task.currentIndexChanged, self.prompt.textChanged, self.negative_prompt.textChanged,
+            self.sampler.currentIndexChanged, self.guidance_type.currentIndexChanged, self.steps.valueChanged,
+            self.guidance.valueChanged, self.strength.valueChanged, self.seed.changed, self.variations.valueChanged,
+            self.custom_size.toggled, self.width_field.valueChanged, self.height_field.valueChanged,
+            self.mask_grow.valueChanged, self.mask_feather.valueChanged, self.inpaint_area.currentIndexChanged,
+            self.mask_padding.valueChanged,
+        ):
+            signal.connect(self.changed)
+        self.changed.connect(self._sync_enabled)
+
+    def _enable_tasks(self, enabled: list[str]) -> None:
+        model = self.task.model()
+        for row in range(self.task.count()):
+            ready = self.task.itemData(row) in enabled
+            model.item(row).setEnabled(ready)
+            if not ready:
+                self.task.setItemText(row, f"{TASK_LABELS[self.task.itemData(row)]} (coming soon)")
+
+    def _sync_enabled(self) -> None:
+        self.width_field.setEnabled(self.custom_size.isChecked())
+        self.height_field.setEnabled(self.custom_size.isChecked())
+        self.mask_group.setEnabled(self.current_task in TASKS_USING_MASK)
+        self.mask_padding.setEnabled(self.inpaint_area.currentData() == "masked")
+
+    def _select_task(self, task: str) -> None:
+        row = self.task.findData(task)
+        if row >= 0 and self.task.model().item(row).isEnabled():
+            self.task.setCurrentIndex(row)
+
+    @property
+    def current_task(self) -> str:
+        return self.task.currentData()
+
+    # The recipe's values
+
+    def recipe_values(self, next_seed: bool = False) -> dict[str, Any]:
+        """Recipe fields as the panels show them. `next_seed` draws a new seed unless it is locked."""
+        custom = self.custom_size.isChecked()
+        values = {
+            "task": self.current_task,
+            "prompt": self.prompt.toPlainText(),
+            "negative_prompt": self.negative_prompt.toPlainText(),
+            "steps": self.steps.value(),
+            "guidance": float(self.guidance.value()),
+            "strength": float(self.strength.value()),
+            "seed": self.seed.seed_for_next_job() if next_seed else self.seed.seed,
+            "sampler": self.sampler.currentData(),
+            "variations": self.variations.value(),
+            "width": _multiple_of_8(self.width_field.value()) if custom else None,
+            "height": _multiple_of_8(self.height_field.value()) if custom else None,
+            "mask_grow": self.mask_grow.value(),
+            "mask_feather": float(self.mask_feather.value()),
+            "inpaint_area": self.inpaint_area.currentData(),
+            "mask_padding": self.mask_padding.value(),
+        }
+        guidance_type = self.guidance_type.currentData()
+        if guidance_type != "cfg":
+            values["extras"] = {"guidance_type": guidance_type}
+        return values
+
+    def state(self) -> dict[str, Any]:
+        """Everything worth remembering between launches."""
+        values = self.recipe_values()
+        values.update(
+            seed_locked=self.seed.locked,
+            custom_size=self.custom_size.isChecked(),
+            size=[self.width_field.value(), self.height_field.value()],
+            guidance_type=self.guidance_type.currentData(),
+        )
+        values.pop("width"), values.pop("height"), values.pop("extras", None)
+        return values
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Show remembered values; anything unknown or out of range is skipped, the rest still applies."""
+        setters = {
+            "task": self._select_task,
+            "prompt": lambda v: self.prompt.setPlainText(str(v)),
+            "negative_prompt": lambda v: self.negative_prompt.setPlainText(str(v)),
+            "steps": self.steps.setValue,
+            "guidance": self.guidance.setValue,
+            "strength": self.strength.setValue,
+            "seed": lambda v: setattr(self.seed, "seed", int(v)),
+            "seed_locked": lambda v: setattr(self.seed, "locked", bool(v)),
+            "sampler": lambda v: _select(self.sampler, v),
+            "guidance_type": lambda v: _select(self.guidance_type, v),
+            "variations": self.variations.setValue,
+            "custom_size": lambda v: self.custom_size.setChecked(bool(v)),
+            "size": lambda v: (self.width_field.setValue(int(v[0])), self.height_field.setValue(int(v[1]))),
+            "mask_grow": self.mask_grow.setValue,
+            "mask_feather": self.mask_feather.setValue,
+            "inpaint_area": lambda v: _select(self.inpaint_area, v),
+            "mask_padding": self.mask_padding.setValue,
+        }
+        for name, value in state.items():
+            setter = setters.get(name)
+            if setter is None or value is None:
+                continue
+            try:
+                setter(value)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                continue
+
+    def show_recipe(self, recipe: Recipe) -> None:
+        """Fill the panels from a recipe (a PNG exported by Studio) and lock its seed, to make it again."""
+        state = {name: getattr(recipe, name) for name in (
+            "task", "prompt", "negative_prompt", "steps", "guidance", "strength", "seed", "sampler", "variations",
+            "mask_grow", "mask_feather", "inpaint_area", "mask_padding",
+        )}
+        state.update(seed_locked=True, custom_size=recipe.width is not None)
+        if recipe.width is not None:
+            state["size"] = [recipe.width, recipe.height]
+        state["guidance_type"] = recipe.extras.get("guidance_type", "cfg")
+        self.restore(state)
+
+
+def _multiple_of_8(value: int) -> int:
+    return max(8, round(value / 8) * 8)

@@ -1,0 +1,70 @@
+"""Windows for the UI tests: each with its own settings file and user folders, driven by a fake engine
+unless a test passes another backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.ui.fakes import FakeBackend
+
+
+@pytest.fixture(autouse=True)
+def user_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def settings_file(tmp_path) -> Path:
+    return tmp_path / "config" / "studio" / "settings.json"
+
+
+@pytest.fixture
+def make_window(qtbot, settings_file):
+    from studio.ui.main_window import MainWindow
+
+    def make(backend=None, preload_models=False, **options):
+        window = MainWindow(backend=backend if backend is not None else FakeBackend(), settings_file=settings_file,
+                            preload_models=preload_models, **options)
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        qtbot.wait(1)  # lets the first-show work run before the test acts
+        return window
+
+    return make
+
+
+def write_picture(path: Path, width: int = 96, height: int = 64, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), (x * 3 + y) % 256], axis=2)
+    pixels = np.clip(base + rng.integers(-10, 10, base.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture
+def picture_file(tmp_path) -> Path:
+    return write_picture(tmp_path / "photo.png")
+
+
+@pytest.fixture
+def fake_model(tmp_path) -> Path:
+    """A file that lists as an SD 1.5 checkpoint (its header says so); the fake backend never reads it."""
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "models" / "tiny-sd15.safetensors"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({
+        "model.diffusion_model.input_blocks.0.0.weight": np.zeros((4, 4, 1, 1), np.float32),
+        "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight": np.zeros((2, 2), np.float32),
+    }, str(path))
+    return path

@@ -1,0 +1,138 @@
+"""A fake engine for the worker: same interface as studio.ui.worker.EngineBackend, no torch, steps on demand."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, Slot
+
+from studio.core.masks import composite
+from studio.core.metadata import ResultMetadata
+
+FILL = (40, 200, 120)
+
+
+@dataclass
+class FakeProgress:
+    step: int
+    total: int
+    item: int
+    items: int
+    preview: np.ndarray | None = None
+
+
+@dataclass
+class FakeResult:
+    pixels: np.ndarray
+    metadata: ResultMetadata
+    notices: list = field(default_factory=list)
+
+
+class FakeBackend:
+    """Paints the masked area a flat colour, one 'step' at a time. `gate`, when given, holds every step until
+    the test releases it, so a test can act in the middle of a job; `error` makes the job raise it."""
+
+    def __init__(self, step_seconds: float = 0.0, error: BaseException | None = None, gated: bool = False,
+                 load_seconds: float = 0.0):
+        self.step_seconds = step_seconds
+        self.error = error
+        self.gate = threading.Semaphore(0) if gated else None
+        self.load_seconds = load_seconds
+        self.loaded: set[str] = set()
+        self.load_calls: list[str] = []
+        self.requests = []
+        self.steps_run = 0
+        self.steps_after_cancel = 0
+        self.load_thread: str | None = None
+        self.generate_thread: str | None = None
+
+    def has_model(self, path: str) -> bool:
+        return path in self.loaded
+
+    def load_model(self, path: str) -> None:
+        self.load_thread = threading.current_thread().name
+        self.load_calls.append(path)
+        time.sleep(self.load_seconds)
+        self.loaded.add(path)
+
+    def generate(self, request, on_progress, cancel):
+        self.generate_thread = threading.current_thread().name
+        self.requests.append(request)
+        if self.error is not None:
+            raise self.error
+        recipe = request.recipe
+        results = []
+        for item, seed in enumerate(recipe.seeds()):
+            for step in range(recipe.steps):
+                if self.gate is not None:
+                    self.gate.acquire(timeout=10)
+                if cancel.cancelled:
+                    self.steps_after_cancel += 1
+                cancel.raise_if_cancelled()
+                time.sleep(self.step_seconds)
+                self.steps_run += 1
+                preview = np.full((8, 8, 3), (step * 20) % 256, np.uint8)
+                on_progress(FakeProgress(step + 1, recipe.steps, item, recipe.variations, preview))
+            results.append(FakeResult(self._paint(request, seed), ResultMetadata(recipe.replace(seed=seed, variations=1))))
+        return results
+
+    def release(self, steps: int = 1000) -> None:
+        for _ in range(steps):
+            self.gate.release()
+
+    @staticmethod
+    def _paint(request, seed: int) -> np.ndarray:
+        fill = np.empty_like(request.picture)
+        fill[...] = ((FILL[0] + seed) % 256, FILL[1], FILL[2])
+        mask = request.mask if request.mask is not None else np.full(request.picture.shape[:2], 255, np.uint8)
+        return composite(request.picture, fill, mask)
+
+
+class WorkerRecorder(QObject):
+    """Records the worker's signals in the UI thread (queued, as the window receives them), so tests wait on
+    what the window would see rather than on callbacks run in the worker thread."""
+
+    def __init__(self, worker):
+        super().__init__()
+        self.events: list[tuple] = []
+        worker.model_loading.connect(self.model_loading)
+        worker.model_ready.connect(self.model_ready)
+        worker.model_failed.connect(self.model_failed)
+        worker.progress.connect(self.progress)
+        worker.finished.connect(self.finished)
+        worker.failed.connect(self.failed)
+        worker.cancelled.connect(self.cancelled)
+
+    def named(self, name: str) -> list[tuple]:
+        return [event[1:] for event in self.events if event[0] == name]
+
+    @Slot(str)
+    def model_loading(self, path):
+        self.events.append(("model_loading", path))
+
+    @Slot(str)
+    def model_ready(self, path):
+        self.events.append(("model_ready", path))
+
+    @Slot(str, str)
+    def model_failed(self, path, message):
+        self.events.append(("model_failed", path, message))
+
+    @Slot(int, object)
+    def progress(self, job, progress):
+        self.events.append(("progress", job, progress))
+
+    @Slot(int, list)
+    def finished(self, job, results):
+        self.events.append(("finished", job, results))
+
+    @Slot(int, str)
+    def failed(self, job, message):
+        self.events.append(("failed", job, message))
+
+    @Slot(int)
+    def cancelled(self, job):
+        self.events.append(("cancelled", job))
