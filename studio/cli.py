@@ -23,7 +23,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a recipe (.json) or reproduce a picture Studio exported (.png)")
     run.add_argument("recipe", type=Path, help="a recipe JSON file, or a PNG exported by Studio")
-    run.add_argument("--out", type=Path, required=True, help="folder for the result PNGs")
+    run.add_argument("--out", type=Path, required=True, help="folder for the results")
+    run.add_argument("--resume", action="store_true", help="finish a batch that was interrupted, in the same folder")
+    run.add_argument("--format", choices=("png", "jpeg", "webp"), default="png")
+    run.add_argument("--name", default=None, help="naming pattern, e.g. '{prompt}-{seed}' (fields: index, seed, "
+                     "task, steps, guidance, strength, sampler, prompt, controlnet_scale)")
     run.add_argument("--allow-pickle", action="store_true", help="load .ckpt/.pt checkpoints (weights only, no code runs)")
     run.add_argument("--quiet", action="store_true", help="print only the paths of the results")
 
@@ -48,34 +52,33 @@ def _recipe_from(path: Path):
     return load_recipe(path), {}
 
 
-def _check_same_inputs(expected: dict, results) -> None:
+def _check_same_inputs(expected: dict, actual: dict) -> None:
     """Reproducing from a PNG: the inputs on disk must still be the ones the picture was made from."""
-    if not expected or not results:
-        return
-    actual = results[0].metadata.hashes
     for name in ("image", "mask", "model"):
         if name in expected and actual.get(name) != expected[name]:
             raise StudioError(f"the {name} on disk is not the one this picture was made from (its hash differs)")
 
 
 def _command_run(args) -> int:
-    from studio.core.metadata import write_png
-    from studio.engine.jobs import run_recipe
+    from studio.core.export import DEFAULT_PATTERN, ExportSettings
+    from studio.engine.batch import run_batch
     from studio.engine.model_store import ModelStore
 
     recipe, expected_hashes = _recipe_from(args.recipe)
+    settings = ExportSettings(args.out, args.name or DEFAULT_PATTERN, args.format)
 
     def report(progress):
         if not args.quiet:
-            print(f"item {progress.item + 1}/{progress.items} step {progress.step}/{progress.total}", file=sys.stderr)
+            print(f"job {progress.item + 1}/{progress.items} step {progress.step}/{progress.total}", file=sys.stderr)
 
-    results = run_recipe(recipe, ModelStore(allow_pickle=args.allow_pickle), on_progress=report)
-    _check_same_inputs(expected_hashes, results)
-    for index, result in enumerate(results):
-        for notice in result.notices if index == 0 else []:
-            print(f"studio: note: {notice}", file=sys.stderr)
-        path = args.out / f"{recipe.task}-{index:03d}-seed{result.metadata.recipe.seed}.png"
-        print(write_png(path, result.pixels, result.metadata))
+    def written(job, path, result):
+        _check_same_inputs(expected_hashes, result.metadata.hashes)
+        if job.index == 0 or not args.quiet:
+            for notice in result.notices:
+                print(f"studio: note: {notice}", file=sys.stderr)
+        print(path, flush=True)
+
+    run_batch(recipe, ModelStore(allow_pickle=args.allow_pickle), settings, args.resume, report, on_written=written)
     return 0
 
 

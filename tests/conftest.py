@@ -21,8 +21,10 @@ os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """tiny_model(flavour, layout="single_file" | "diffusers") -> path, built on first use.
-    Flavours: sd1, sd1_inpaint, sd2, sdxl, sdxl_inpaint, and "upscaler" (a ×4 upscaler folder)."""
+    Flavours: sd1, sd1_inpaint, sd2, sdxl, sdxl_inpaint, "upscaler" (a ×4 upscaler folder), and
+    "controlnet_sd1", "controlnet_sdxl" (ControlNets for the tiny sd1/sdxl models)."""
     from tests.fixtures.tiny_models import save_diffusers_folder, save_single_file
+    from tests.fixtures.tiny_controlnet import save_controlnet_folder, save_controlnet_single_file
     from tests.fixtures.tiny_upscaler import save_upscaler_folder
 
     root = tmp_path_factory.mktemp("tiny-models")
@@ -32,6 +34,10 @@ def tiny_model(tmp_path_factory):
         if (flavour, layout) not in made:
             if flavour == "upscaler":
                 made[flavour, layout] = save_upscaler_folder(root / "upscaler")
+            elif flavour.startswith("controlnet_"):  # controlnet_sd1, controlnet_sdxl
+                base = flavour.removeprefix("controlnet_")
+                save = save_controlnet_single_file if layout == "single_file" else save_controlnet_folder
+                made[flavour, layout] = save(base, root / (f"{flavour}.safetensors" if layout == "single_file" else flavour))
             elif layout == "single_file":
                 made[flavour, layout] = save_single_file(flavour, root / f"{flavour}.safetensors")
             else:

@@ -1,5 +1,8 @@
-"""Result metadata in PNG files: an AUTOMATIC1111-style `parameters` text, and a `studio` JSON chunk with the
-full recipe and the hashes of its inputs, from which `studio run` reproduces the picture.
+"""Result metadata: an AUTOMATIC1111-style `parameters` text, and a `studio` JSON record with the full recipe
+and the hashes of its inputs, from which `studio run` reproduces the picture.
+
+PNG keeps them in text chunks; JPEG and WebP in EXIF (UserComment as AUTOMATIC1111 writes it, and the JSON
+in ImageDescription).
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from studio.core.recipe import Recipe, parse_recipe
 STUDIO_CHUNK = "studio"
 PARAMETERS_CHUNK = "parameters"
 METADATA_FORMAT = 1
+FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+EXIF_USER_COMMENT = 0x9286
+EXIF_IMAGE_DESCRIPTION = 0x010E
+EXIF_IFD = 0x8769
+UNICODE_PREFIX = b"UNICODE\x00"
 
 
 @dataclass
@@ -69,18 +77,32 @@ def a1111_parameters(meta: ResultMetadata, size: tuple[int, int]) -> str:
     return f"{recipe.prompt}\nNegative prompt: {recipe.negative_prompt}\n{line}"
 
 
-def write_png(path: str | Path, pixels: np.ndarray, meta: ResultMetadata) -> Path:
+def _encoded(image: Image.Image, meta: ResultMetadata, kind: str, quality: int) -> dict:
+    """Pillow save options that carry the metadata in the format's own way."""
+    parameters = a1111_parameters(meta, image.size)
+    if kind == "png":
+        info = PngImagePlugin.PngInfo()
+        info.add_text(PARAMETERS_CHUNK, parameters)
+        info.add_itxt(STUDIO_CHUNK, meta.to_json())
+        return {"pnginfo": info}
+    exif = Image.Exif()
+    exif[EXIF_IMAGE_DESCRIPTION] = meta.to_json()  # ASCII: to_json escapes everything else
+    exif.get_ifd(EXIF_IFD)[EXIF_USER_COMMENT] = UNICODE_PREFIX + parameters.encode("utf-16-be")
+    return {"exif": exif, "quality": quality}
+
+
+def write_picture(path: str | Path, pixels: np.ndarray, meta: ResultMetadata, kind: str = "png", quality: int = 95) -> Path:
     """Write atomically (temporary name, then rename) so an interrupted export never leaves a truncated file."""
+    if kind not in FORMATS:
+        raise ValueError(f"unknown picture format {kind!r}; use one of {', '.join(FORMATS)}")
     path = Path(path)
     image = Image.fromarray(pixels)
-    info = PngImagePlugin.PngInfo()
-    info.add_text(PARAMETERS_CHUNK, a1111_parameters(meta, image.size))
-    info.add_itxt(STUDIO_CHUNK, meta.to_json())
+    options = _encoded(image, meta, kind, quality)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format="PNG", pnginfo=info)
+            image.save(stream, format=FORMATS[kind], **options)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -90,17 +112,32 @@ def write_png(path: str | Path, pixels: np.ndarray, meta: ResultMetadata) -> Pat
     return path
 
 
+def write_png(path: str | Path, pixels: np.ndarray, meta: ResultMetadata) -> Path:
+    return write_picture(path, pixels, meta, "png")
+
+
+def _exif_texts(image: Image.Image) -> tuple[str | None, str | None]:
+    exif = image.getexif()
+    studio = exif.get(EXIF_IMAGE_DESCRIPTION)
+    comment = exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)
+    if isinstance(comment, bytes) and comment.startswith(UNICODE_PREFIX):
+        comment = comment[len(UNICODE_PREFIX):].decode("utf-16-be", errors="replace")
+    return studio, comment if isinstance(comment, str) else None
+
+
 def read_metadata(path: str | Path) -> ResultMetadata | None:
     """The studio metadata of a PNG, or None if it has none (a picture Studio did not make)."""
     path = Path(path)
     try:
         with Image.open(path) as image:
-            text = image.info.get(STUDIO_CHUNK)
+            text = image.info.get(STUDIO_CHUNK) if image.format == "PNG" else _exif_texts(image)[0]
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"cannot read {path.name}: {error}") from None
+    if text is not None and not text.lstrip().startswith("{"):
+        return None  # an ImageDescription some other program wrote
     return None if text is None else ResultMetadata.from_json(text)
 
 
 def read_parameters(path: str | Path) -> str | None:
     with Image.open(path) as image:
-        return image.info.get(PARAMETERS_CHUNK)
+        return image.info.get(PARAMETERS_CHUNK) if image.format == "PNG" else _exif_texts(image)[1]

@@ -22,6 +22,7 @@ INPAINT_AREAS = ("whole", "masked")
 SAMPLER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_SEED = 2**32 - 1
 MAX_SIDE = 8192
+SWEEPABLE = ("seed", "guidance", "steps", "strength", "sampler", "controlnet_scale")
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,14 @@ class Recipe:
     tile_size: int = 128  # upscale: latent tile side (pictures smaller than a tile are not tiled)
     tile_overlap: int = 32
     controlnets: tuple[ControlUnit, ...] = ()
+    sweep: dict = field(default_factory=dict)  # axis → list of values; see core/sweeps.py
     version: int = RECIPE_VERSION
     extras: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["controlnets"] = [dataclasses.asdict(unit) for unit in self.controlnets]
-        for name in ("extras", "sampler_params", "guidance_params", "controlnets"):
+        for name in ("extras", "sampler_params", "guidance_params", "controlnets", "sweep"):
             if not data[name]:
                 del data[name]
         return data
@@ -176,6 +178,18 @@ def _params(name: str, value: Any) -> dict:
     return params
 
 
+def _sweep(name: str, value: Any) -> dict[str, list]:
+    """Axis name → non-empty list of values; each value is checked when the grid is expanded."""
+    if not isinstance(value, dict):
+        raise RecipeError(name, f"must be an object of lists, got {type(value).__name__}")
+    for axis, values in value.items():
+        if axis not in SWEEPABLE:
+            raise RecipeError(f"{name}.{axis}", f"cannot be swept; sweepable: {', '.join(SWEEPABLE)}")
+        if not isinstance(values, list) or not values:
+            raise RecipeError(f"{name}.{axis}", "must be a non-empty list of values")
+    return {axis: list(values) for axis, values in value.items()}
+
+
 def _control_unit(name: str, value: Any) -> ControlUnit:
     data = _mapping(name, value)
     known = {f.name for f in fields(ControlUnit)}
@@ -231,6 +245,7 @@ _CHECKS = {
     "tile_overlap": lambda n, v: _integer(n, v, 0, 2048),
     "version": _version,
     "controlnets": _control_units,
+    "sweep": _sweep,
     "extras": _mapping,
 }
 FIELD_NAMES = tuple(f.name for f in fields(Recipe))

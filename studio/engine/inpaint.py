@@ -17,9 +17,8 @@ from studio.core.masks import bounding_box, composite, refine
 from studio.core.recipe import Recipe
 from studio.core.regions import plan_region
 from studio.engine.loading import LoadedModel
-from studio.engine.pipelines import build_pipeline
+from studio.engine.plugin_adapters import build_sampling_pipeline
 from studio.engine.progress import ProgressCallback, step_hook
-from studio.engine.samplers import make_scheduler
 
 
 class EmptyMask(StudioError):
@@ -55,6 +54,7 @@ def inpaint(
     items: int = 1,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    controls=None,
 ) -> np.ndarray:
     effective = refine(mask, recipe.mask_grow, recipe.mask_feather)
     if bounding_box(effective) is None:
@@ -62,7 +62,7 @@ def inpaint(
     height, width = picture.shape[:2]
     size = (recipe.width, recipe.height) if recipe.width else None
     plan = plan_region((width, height), effective, recipe.inpaint_area, recipe.mask_padding, model.native_size, size)
-    pipe = build_pipeline(model, "inpaint", make_scheduler(recipe.sampler, model.scheduler_config))
+    pipe = build_sampling_pipeline(model, "inpaint", recipe, controlnet=controls.controlnet if controls else None)
     generated = run_pipeline(
         pipe, recipe, seed, step_hook(model.family, item, items, on_progress, cancel),
         image=Image.fromarray(plan.cut(picture)),
@@ -70,5 +70,6 @@ def inpaint(
         strength=recipe.strength,
         width=plan.size[0],
         height=plan.size[1],
+        **(controls.pipeline_inputs(plan, "control_image") if controls else {}),
     )
     return composite(picture, plan.put_back(picture, generated), effective)

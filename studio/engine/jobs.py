@@ -16,15 +16,18 @@ from studio.core.hashing import model_hash
 from studio.core.images import load_image, load_mask, pixel_hash
 from studio.core.metadata import ResultMetadata
 from studio.core.recipe import Recipe
+from studio.engine.control_generate import control_generate
+from studio.engine.controlnet import prepare_controls
 from studio.engine.inpaint import inpaint
+from studio.engine.memory import is_out_of_memory
 from studio.engine.model_store import ModelStore
 from studio.engine.sdedit import sdedit
 from studio.engine.upscale import upscale
 from studio.engine.progress import ProgressCallback
 from studio.engine.samplers import require_sampler, sampler_label
 
-TASK_RUNNERS = {"inpaint": inpaint, "sdedit": sdedit, "upscale": upscale}
-TASK_MODEL_KINDS = {"inpaint": "pipeline", "sdedit": "pipeline", "upscale": "upscaler"}
+TASK_RUNNERS = {"inpaint": inpaint, "sdedit": sdedit, "upscale": upscale, "controlnet": control_generate}
+TASK_MODEL_KINDS = {"inpaint": "pipeline", "sdedit": "pipeline", "upscale": "upscaler", "controlnet": "pipeline"}
 KIND_NAMES = {"pipeline": "a Stable Diffusion base model", "upscaler": "an upscaler model", "controlnet": "a ControlNet"}
 
 
@@ -73,6 +76,23 @@ def run_info(store: ModelStore, family: str, recipe: Recipe) -> dict:
     }
 
 
+class OutOfMemory(StudioError):
+    def __init__(self):
+        super().__init__("out of GPU memory even with sequential offload: try a smaller size or fewer variations")
+
+
+def _run_with_memory_retry(store: ModelStore, job):
+    """Run a job; on out-of-memory, retry it one memory policy lower until there is none lower."""
+    while True:
+        try:
+            return job()
+        except (RuntimeError, MemoryError) as error:
+            if not is_out_of_memory(error) and not isinstance(error, MemoryError):
+                raise
+            if store.lower_memory_policy() is None:
+                raise OutOfMemory() from None
+
+
 def run_recipe(
     recipe: Recipe,
     store: ModelStore,
@@ -91,11 +111,19 @@ def run_recipe(
     if model.info.kind != TASK_MODEL_KINDS[recipe.task]:
         wanted, found = KIND_NAMES[TASK_MODEL_KINDS[recipe.task]], KIND_NAMES.get(model.info.kind, model.info.kind)
         raise StudioError(f"task '{recipe.task}' needs {wanted}, but {model.info.name} is {found}")
+    if recipe.controlnets and recipe.task == "upscale":
+        raise StudioError("ControlNets steer inpaint, SDEdit and ControlNet generation, not upscaling")
+    controls = prepare_controls(recipe, inputs.picture, store.controlnet)
     hashes = dict(inputs.hashes, model=model_hash(recipe.model))
+    for index, unit in enumerate(recipe.controlnets):
+        hashes[f"controlnet{index}"] = model_hash(unit.model)
     info = run_info(store, model.family, recipe)
     results = []
     for item, seed in enumerate(recipe.seeds()):
         single = recipe.replace(seed=seed, variations=1)
-        pixels = runner(model, single, inputs.picture, inputs.mask, seed, item, recipe.variations, on_progress, cancel)
+        pixels = _run_with_memory_retry(
+            store, lambda: runner(model, single, inputs.picture, inputs.mask, seed, item, recipe.variations,
+                                  on_progress, cancel, controls=controls)
+        )
         results.append(JobResult(pixels, ResultMetadata(single, hashes, info), list(inputs.notices)))
     return results

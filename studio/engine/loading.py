@@ -41,6 +41,7 @@ class LoadedModel:
     scheduler_config: dict
     dtype: torch.dtype
     device: torch.device
+    memory_policy: str = "gpu"  # see engine/memory.py
     extra: dict = field(default_factory=dict)
 
     @property

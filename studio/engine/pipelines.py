@@ -5,7 +5,16 @@ from __future__ import annotations
 import diffusers
 
 from studio.engine.loading import LoadedModel
+from studio.engine.memory import apply_policy
 
+CONTROLNET_PIPELINE_CLASSES = {
+    ("controlnet", False): "StableDiffusionControlNetPipeline",
+    ("controlnet", True): "StableDiffusionXLControlNetPipeline",
+    ("inpaint", False): "StableDiffusionControlNetInpaintPipeline",
+    ("inpaint", True): "StableDiffusionXLControlNetInpaintPipeline",
+    ("sdedit", False): "StableDiffusionControlNetImg2ImgPipeline",
+    ("sdedit", True): "StableDiffusionXLControlNetImg2ImgPipeline",
+}
 PIPELINE_CLASSES = {
     ("inpaint", False): "StableDiffusionInpaintPipeline",
     ("inpaint", True): "StableDiffusionXLInpaintPipeline",
@@ -16,16 +25,23 @@ PIPELINE_CLASSES = {
 }
 
 
-def build_pipeline(model: LoadedModel, task: str, scheduler):
+def build_pipeline(model: LoadedModel, task: str, scheduler, controlnet=None):
+    """A stock diffusers pipeline for the task around the model's components (and ControlNets, if any)."""
     xl = model.family.startswith("sdxl")
-    cls = getattr(diffusers, PIPELINE_CLASSES[(task, xl)])
+    classes = CONTROLNET_PIPELINE_CLASSES if controlnet is not None else PIPELINE_CLASSES
+    cls = getattr(diffusers, classes[(task, xl)])
     parts = dict(model.components, scheduler=scheduler)
+    if controlnet is not None:
+        parts["controlnet"] = controlnet
     if xl:
-        options = {"force_zeros_for_empty_prompt": False} if task == "inpaint" else {}
+        options = {"add_watermarker": False}
+        if task == "inpaint":
+            options["force_zeros_for_empty_prompt"] = False
         if task in ("inpaint", "sdedit"):
             options["requires_aesthetics_score"] = False
         pipe = cls(**parts, **options)
     else:
         pipe = cls(**parts, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
+    apply_policy(pipe, model.memory_policy, model.device)
     return pipe

@@ -16,9 +16,8 @@ from studio.core.recipe import Recipe
 from studio.core.regions import plan_region
 from studio.engine.inpaint import EmptyMask, run_pipeline
 from studio.engine.loading import LoadedModel
-from studio.engine.pipelines import build_pipeline
+from studio.engine.plugin_adapters import build_sampling_pipeline
 from studio.engine.progress import ProgressCallback, step_hook
-from studio.engine.samplers import make_scheduler
 
 
 def sdedit(
@@ -31,6 +30,7 @@ def sdedit(
     items: int = 1,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    controls=None,
 ) -> np.ndarray:
     effective = refine(mask, recipe.mask_grow, recipe.mask_feather) if mask is not None else None
     if effective is not None and not effective.any():
@@ -43,11 +43,12 @@ def sdedit(
     size = (recipe.width, recipe.height) if recipe.width else None
     area = recipe.inpaint_area if effective is not None else "whole"
     plan = plan_region((width, height), effective, area, recipe.mask_padding, model.native_size, size)
-    pipe = build_pipeline(model, "sdedit", make_scheduler(recipe.sampler, model.scheduler_config))
+    pipe = build_sampling_pipeline(model, "sdedit", recipe, controlnet=controls.controlnet if controls else None)
     generated = run_pipeline(
         pipe, recipe, seed, step_hook(model.family, item, items, on_progress, cancel),
         image=Image.fromarray(plan.cut(picture)),
         strength=recipe.strength,
+        **(controls.pipeline_inputs(plan, "control_image") if controls else {}),
     )
     edited = plan.put_back(picture, generated)
     if effective is None:

@@ -39,6 +39,7 @@ def upscale(
     items: int = 1,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    controls=None,
 ) -> np.ndarray:
     height, width = picture.shape[:2]
     state = {"step": 0}

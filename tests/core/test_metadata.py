@@ -43,3 +43,16 @@ def test_bad_metadata_is_a_clear_error():
         ResultMetadata.from_json("{")
     with pytest.raises(RecipeError, match="holds no recipe"):
         ResultMetadata.from_json("{}")
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "webp"])
+def test_jpeg_and_webp_carry_the_same_metadata_in_exif(tmp_path, kind):
+    from studio.core.metadata import write_picture
+
+    pixels = np.random.default_rng(2).integers(0, 255, (16, 24, 3), dtype=np.uint8)
+    path = write_picture(tmp_path / f"r.{kind}", pixels, META, kind)
+    back = read_metadata(path)
+    assert back.recipe == RECIPE and back.hashes == META.hashes
+    assert read_parameters(path).startswith("a red door\nNegative prompt: blurry\nSteps: 20")
+    with Image.open(path) as image:
+        assert image.format == kind.upper() and image.size == (24, 16)

@@ -31,7 +31,7 @@ def recipe_file(tmp_path, tiny_model):
 
 def test_run_writes_one_png_per_variation_with_metadata(recipe_file, tmp_path, capsys):
     assert main(["run", str(recipe_file), "--out", str(tmp_path / "out"), "--quiet"]) == 0
-    written = sorted((tmp_path / "out").glob("*.png"))
+    written = sorted((tmp_path / "out").glob("inpaint-*.png"))
     assert [p.name for p in written] == ["inpaint-000-seed9.png", "inpaint-001-seed10.png"]
     meta = read_metadata(written[1])
     assert meta.recipe.seed == 10 and meta.recipe.variations == 1 and meta.recipe.prompt == "a cat"
@@ -44,7 +44,7 @@ def test_a_png_studio_exported_reproduces_itself(recipe_file, tmp_path):
     main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet"])
     exported = tmp_path / "first" / "inpaint-001-seed10.png"
     assert main(["run", str(exported), "--out", str(tmp_path / "again"), "--quiet"]) == 0
-    [again] = (tmp_path / "again").glob("*.png")
+    [again] = (tmp_path / "again").glob("inpaint-*.png")
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(exported)))
 
 

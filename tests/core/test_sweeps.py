@@ -1,0 +1,59 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from studio.core.errors import RecipeError
+from studio.core.recipe import parse_recipe
+from studio.core.sweeps import expand
+
+BASE = {"task": "sdedit", "model": "m", "image": "p.png", "seed": 100}
+
+
+def test_variations_alone_give_consecutive_seeds():
+    jobs = expand(parse_recipe({**BASE, "variations": 3}))
+    assert [j.seed for j in jobs] == [100, 101, 102]
+    assert all(j.recipe.variations == 1 and not j.recipe.sweep for j in jobs)
+
+
+def test_a_grid_of_guidance_by_steps_with_variations_innermost():
+    jobs = expand(parse_recipe({**BASE, "variations": 2, "sweep": {"steps": [10, 20], "guidance": [3, 7.5]}}))
+    assert len(jobs) == 8
+    assert [(j.recipe.guidance, j.recipe.steps, j.seed) for j in jobs[:4]] == [
+        (3.0, 10, 100), (3.0, 10, 101), (3.0, 20, 100), (3.0, 20, 101)]
+    assert jobs[5].swept == {"guidance": 7.5, "steps": 10, "seed": 101}
+    assert [j.index for j in jobs] == list(range(8))
+
+
+def test_controlnet_scale_sweeps_every_unit():
+    recipe = parse_recipe({**BASE, "task": "controlnet", "controlnets": [{"model": "c"}, {"model": "d"}],
+                           "sweep": {"controlnet_scale": [0.5, 1.0]}})
+    jobs = expand(recipe)
+    assert [[u.scale for u in j.recipe.controlnets] for j in jobs] == [[0.5, 0.5], [1.0, 1.0]]
+
+
+@pytest.mark.parametrize(
+    "sweep, field, words",
+    [
+        ({"prompt": ["a", "b"]}, "sweep.prompt", "cannot be swept"),
+        ({"steps": []}, "sweep.steps", "non-empty list"),
+        ({"steps": [10, 0]}, "sweep.steps", "between 1 and 1000"),
+        ({"sampler": ["euler", "Bad Name"]}, "sweep.sampler", "lower_snake_case"),
+        ({"controlnet_scale": [1.0]}, "sweep.controlnet_scale", "no ControlNet"),
+    ],
+)
+def test_bad_sweeps_name_the_axis(sweep, field, words):
+    with pytest.raises(RecipeError) as caught:
+        expand(parse_recipe({**BASE, "sweep": sweep}))
+    assert caught.value.field == field and words in str(caught.value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=4, unique=True),
+       st.lists(st.floats(0, 20, allow_nan=False), min_size=1, max_size=3, unique=True),
+       st.integers(1, 4))
+def test_the_grid_is_the_full_product_and_deterministic(steps, guidance, variations):
+    recipe = parse_recipe({**BASE, "variations": variations, "sweep": {"steps": steps, "guidance": guidance}})
+    jobs = expand(recipe)
+    assert len(jobs) == len(steps) * len(guidance) * variations
+    assert len({(j.recipe.steps, j.recipe.guidance, j.seed) for j in jobs}) == len(jobs)
+    assert [j.recipe for j in expand(recipe)] == [j.recipe for j in jobs]
