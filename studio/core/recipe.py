@@ -58,6 +58,8 @@ class Recipe:
     width: int | None = None
     height: int | None = None
     variations: int = 1
+    batch_size: int = 0  # pictures per forward pass; 0 lets the engine choose from free memory
+    batch_seeds: tuple[int, ...] | None = None  # set on a picture made inside a batch: the batch to recompute
     mask_grow: int = 0
     mask_feather: float = 0.0
     inpaint_area: str = "whole"
@@ -73,7 +75,8 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["controlnets"] = [dataclasses.asdict(unit) for unit in self.controlnets]
-        for name in ("extras", "sampler_params", "guidance_params", "controlnets", "sweep"):
+        data["batch_seeds"] = list(self.batch_seeds) if self.batch_seeds else None
+        for name in ("extras", "sampler_params", "guidance_params", "controlnets", "sweep", "batch_seeds"):
             if not data[name]:
                 del data[name]
         return data
@@ -85,8 +88,16 @@ class Recipe:
         return parse_recipe({**self.to_dict(), **changes})
 
     def seeds(self) -> list[int]:
-        """One seed per variation: consecutive, so item i of a batch equals the job run alone with seed+i."""
+        """One seed per variation, consecutive: item i of a set of variations is the job with seed + i."""
         return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.variations)]
+
+    def seed_groups(self, batch_size: int) -> list[list[int]]:
+        """The seeds computed together. Batched pictures differ from single ones in the last bits (kernels
+        depend on the batch size), so a picture made in a batch records its batch and is recomputed with it."""
+        if self.batch_seeds:
+            return [list(self.batch_seeds)]
+        seeds = self.seeds()
+        return [seeds[i:i + batch_size] for i in range(0, len(seeds), batch_size)]
 
     def with_paths_resolved(self, base_dir: Path) -> "Recipe":
         """Relative paths in a recipe are relative to the file that holds it."""
@@ -178,6 +189,12 @@ def _params(name: str, value: Any) -> dict:
     return params
 
 
+def _seed_list(name: str, value: Any) -> tuple[int, ...]:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise RecipeError(name, "must be a non-empty list of seeds")
+    return tuple(_integer(f"{name}[{i}]", seed, 0, MAX_SEED) for i, seed in enumerate(value))
+
+
 def _sweep(name: str, value: Any) -> dict[str, list]:
     """Axis name → non-empty list of values; each value is checked when the grid is expanded."""
     if not isinstance(value, dict):
@@ -236,6 +253,8 @@ _CHECKS = {
     "width": _side,
     "height": _side,
     "variations": lambda n, v: _integer(n, v, 1, 10_000),
+    "batch_size": lambda n, v: _integer(n, v, 0, 64),
+    "batch_seeds": lambda n, v: _optional(_seed_list, n, v),
     "mask_grow": lambda n, v: _integer(n, v, -256, 256),
     "mask_feather": lambda n, v: _number(n, v, 0.0, 256.0),
     "inpaint_area": lambda n, v: _choice(n, v, INPAINT_AREAS),
@@ -277,6 +296,8 @@ def _check_task_inputs(recipe: Recipe) -> None:
         raise RecipeError("image", "a ControlNet unit without its own image needs the recipe's image")
     if recipe.task == "inpaint" and recipe.mask is None:
         raise RecipeError("mask", "is required for task 'inpaint'")
+    if recipe.batch_seeds is not None and (recipe.seed not in recipe.batch_seeds or recipe.variations != 1):
+        raise RecipeError("batch_seeds", "must hold the recipe's seed, with variations 1")
     if recipe.tile_overlap >= recipe.tile_size:
         raise RecipeError("tile_overlap", f"must be smaller than tile_size ({recipe.tile_size}), got {recipe.tile_overlap}")
     if (recipe.width is None) != (recipe.height is None):

@@ -19,13 +19,13 @@ def control_generate(
     recipe: Recipe,
     picture: np.ndarray,
     mask: np.ndarray | None,
-    seed: int,
+    seeds: list[int],
     item: int = 0,
     items: int = 1,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     controls=None,
-) -> np.ndarray:
+) -> list[np.ndarray]:
     if controls is None:
         raise StudioError("task 'controlnet' needs at least one ControlNet unit")
     height, width = picture.shape[:2]
@@ -33,7 +33,7 @@ def control_generate(
     plan = plan_region((width, height), None, "whole", 0, model.native_size, size)
     pipe = build_sampling_pipeline(model, "controlnet", recipe, controlnet=controls.controlnet)
     generated = run_pipeline(
-        pipe, recipe, seed, step_hook(model.family, item, items, on_progress, cancel),
+        pipe, recipe, seeds, step_hook(model.family, item, items, on_progress, cancel),
         width=plan.size[0], height=plan.size[1], **controls.pipeline_inputs(plan, "image"),
     )
-    return plan.put_back(picture, generated)
+    return [plan.put_back(picture, image) for image in generated]

@@ -26,9 +26,10 @@ class EmptyMask(StudioError):
         super().__init__("the mask is empty: paint over the part of the picture that should change")
 
 
-def run_pipeline(pipe, recipe: Recipe, seed: int, hook, **inputs) -> np.ndarray:
-    """One diffusers call with the recipe's text and sampling settings; returns HxWx3 uint8."""
-    generator = torch.Generator(device="cpu").manual_seed(seed)
+def run_pipeline(pipe, recipe: Recipe, seeds: list[int], hook, **inputs) -> list[np.ndarray]:
+    """One diffusers call for a batch of seeds (one picture each, one forward pass for all) with the recipe's
+    text and sampling settings; returns HxWx3 uint8 pictures in seed order."""
+    generator = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
     with torch.inference_mode():
         output = pipe(
             prompt=recipe.prompt,
@@ -36,12 +37,13 @@ def run_pipeline(pipe, recipe: Recipe, seed: int, hook, **inputs) -> np.ndarray:
             num_inference_steps=recipe.steps,
             guidance_scale=recipe.guidance,
             generator=generator,
+            num_images_per_prompt=len(seeds),
             output_type="np",
             callback_on_step_end=hook,
             callback_on_step_end_tensor_inputs=["latents"],
             **inputs,
         )
-    return (np.clip(output.images[0], 0.0, 1.0) * 255).round().astype(np.uint8)
+    return [(np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8) for image in output.images]
 
 
 def inpaint(
@@ -49,13 +51,13 @@ def inpaint(
     recipe: Recipe,
     picture: np.ndarray,
     mask: np.ndarray,
-    seed: int,
+    seeds: list[int],
     item: int = 0,
     items: int = 1,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     controls=None,
-) -> np.ndarray:
+) -> list[np.ndarray]:
     effective = refine(mask, recipe.mask_grow, recipe.mask_feather)
     if bounding_box(effective) is None:
         raise EmptyMask()
@@ -64,7 +66,7 @@ def inpaint(
     plan = plan_region((width, height), effective, recipe.inpaint_area, recipe.mask_padding, model.native_size, size)
     pipe = build_sampling_pipeline(model, "inpaint", recipe, controlnet=controls.controlnet if controls else None)
     generated = run_pipeline(
-        pipe, recipe, seed, step_hook(model.family, item, items, on_progress, cancel),
+        pipe, recipe, seeds, step_hook(model.family, item, items, on_progress, cancel),
         image=Image.fromarray(plan.cut(picture)),
         mask_image=Image.fromarray(plan.cut(effective, Image.Resampling.BILINEAR)),
         strength=recipe.strength,
@@ -72,4 +74,4 @@ def inpaint(
         height=plan.size[1],
         **(controls.pipeline_inputs(plan, "control_image") if controls else {}),
     )
-    return composite(picture, plan.put_back(picture, generated), effective)
+    return [composite(picture, plan.put_back(picture, image), effective) for image in generated]

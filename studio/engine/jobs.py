@@ -76,6 +76,16 @@ def run_info(store: ModelStore, family: str, recipe: Recipe) -> dict:
     }
 
 
+def auto_batch_size(model, recipe: Recipe) -> int:
+    """Pictures per forward pass where memory allows: several on a GPU holding the whole model, else one."""
+    if model.device.type != "cuda" or model.memory_policy != "gpu" or recipe.task == "upscale":
+        return 1
+    free, _ = torch.cuda.mem_get_info(model.device)
+    side = max(recipe.width or model.native_size, recipe.height or model.native_size)
+    per_picture = 0.75e9 * (side / 512) ** 2  # activations of one picture with guidance, SDPA attention, fp16
+    return max(1, min(8, recipe.variations, int(free * 0.6 // per_picture)))
+
+
 class OutOfMemory(StudioError):
     def __init__(self):
         super().__init__("out of GPU memory even with sequential offload: try a smaller size or fewer variations")
@@ -111,6 +121,8 @@ def run_recipe(
     if model.info.kind != TASK_MODEL_KINDS[recipe.task]:
         wanted, found = KIND_NAMES[TASK_MODEL_KINDS[recipe.task]], KIND_NAMES.get(model.info.kind, model.info.kind)
         raise StudioError(f"task '{recipe.task}' needs {wanted}, but {model.info.name} is {found}")
+    if recipe.sweep:
+        raise StudioError("a recipe with a sweep runs as a batch (studio run, or the batch export dialog)")
     if recipe.controlnets and recipe.task == "upscale":
         raise StudioError("ControlNets steer inpaint, SDEdit and ControlNet generation, not upscaling")
     controls = prepare_controls(recipe, inputs.picture, store.controlnet)
@@ -118,12 +130,17 @@ def run_recipe(
     for index, unit in enumerate(recipe.controlnets):
         hashes[f"controlnet{index}"] = model_hash(unit.model)
     info = run_info(store, model.family, recipe)
-    results = []
-    for item, seed in enumerate(recipe.seeds()):
-        single = recipe.replace(seed=seed, variations=1)
-        pixels = _run_with_memory_retry(
-            store, lambda: runner(model, single, inputs.picture, inputs.mask, seed, item, recipe.variations,
+    results, item = [], 0
+    for group in recipe.seed_groups(recipe.batch_size or auto_batch_size(model, recipe)):
+        pictures = _run_with_memory_retry(
+            store, lambda: runner(model, recipe, inputs.picture, inputs.mask, group, item, recipe.variations,
                                   on_progress, cancel, controls=controls)
         )
-        results.append(JobResult(pixels, ResultMetadata(single, hashes, info), list(inputs.notices)))
+        batch_seeds = tuple(group) if len(group) > 1 else None
+        for seed, pixels in zip(group, pictures):
+            if recipe.batch_seeds and seed != recipe.seed:
+                continue  # reproducing one picture of a batch: the others were recomputed only to match it
+            single = recipe.replace(seed=seed, variations=1, batch_seeds=batch_seeds)
+            results.append(JobResult(pixels, ResultMetadata(single, hashes, info), list(inputs.notices)))
+        item += len(group)
     return results

@@ -25,18 +25,18 @@ def sdedit(
     recipe: Recipe,
     picture: np.ndarray,
     mask: np.ndarray | None,
-    seed: int,
+    seeds: list[int],
     item: int = 0,
     items: int = 1,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     controls=None,
-) -> np.ndarray:
+) -> list[np.ndarray]:
     effective = refine(mask, recipe.mask_grow, recipe.mask_feather) if mask is not None else None
     if effective is not None and not effective.any():
         raise EmptyMask()
     if recipe.strength == 0.0:
-        return picture.copy()
+        return [picture.copy() for _ in seeds]
     if int(recipe.steps * recipe.strength) < 1:
         raise StudioError(f"strength {recipe.strength:g} of {recipe.steps} steps is less than one step: raise either")
     height, width = picture.shape[:2]
@@ -45,12 +45,12 @@ def sdedit(
     plan = plan_region((width, height), effective, area, recipe.mask_padding, model.native_size, size)
     pipe = build_sampling_pipeline(model, "sdedit", recipe, controlnet=controls.controlnet if controls else None)
     generated = run_pipeline(
-        pipe, recipe, seed, step_hook(model.family, item, items, on_progress, cancel),
+        pipe, recipe, seeds, step_hook(model.family, item, items, on_progress, cancel),
         image=Image.fromarray(plan.cut(picture)),
         strength=recipe.strength,
         **(controls.pipeline_inputs(plan, "control_image") if controls else {}),
     )
-    edited = plan.put_back(picture, generated)
+    edited = [plan.put_back(picture, image) for image in generated]
     if effective is None:
         return edited
-    return composite(picture, edited, effective)
+    return [composite(picture, image, effective) for image in edited]

@@ -34,13 +34,21 @@ def upscale(
     recipe: Recipe,
     picture: np.ndarray,
     mask: np.ndarray | None,
-    seed: int,
+    seeds: list[int],
     item: int = 0,
     items: int = 1,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     controls=None,
-) -> np.ndarray:
+) -> list[np.ndarray]:
+    """Upscaled pictures, one per seed; computed one at a time (large pictures leave no room for a batch)."""
+    return [
+        _upscale_one(model, recipe, picture, seed, item + offset, items, on_progress, cancel)
+        for offset, seed in enumerate(seeds)
+    ]
+
+
+def _upscale_one(model, recipe, picture, seed, item, items, on_progress, cancel) -> np.ndarray:
     height, width = picture.shape[:2]
     state = {"step": 0}
 

@@ -52,11 +52,17 @@ def test_a_sweep_exports_every_job_with_index_and_contact_sheet(recipe_data, sto
     assert not meta.recipe.sweep
 
 
-def test_a_batch_item_equals_the_same_job_run_alone(recipe_data, store, tmp_path):
-    written = run_batch(parse_recipe(recipe_data), store, ExportSettings(tmp_path / "out"))
-    picked = written[6]
-    alone = run_recipe(read_metadata(picked).recipe, store)[0]
-    assert np.array_equal(np.asarray(Image.open(picked)), alone.pixels)
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_a_batch_item_equals_the_same_job_run_alone(recipe_data, store, tmp_path, batch_size):
+    """With several pictures per forward pass, each records its batch and its recipe recomputes it exactly."""
+    data = {**recipe_data, "batch_size": batch_size, "variations": 3, "sweep": {"guidance": [3.0, 7.0]}}
+    written = run_batch(parse_recipe(data), store, ExportSettings(tmp_path / "out"))
+    assert len(written) == 6
+    for picked in (written[1], written[5]):
+        recipe = read_metadata(picked).recipe
+        assert recipe.batch_seeds == ((40, 41) if batch_size == 2 and picked == written[1] else None)
+        alone = run_recipe(recipe, store)[0]
+        assert np.array_equal(np.asarray(Image.open(picked)), alone.pixels)
 
 
 @pytest.mark.parametrize("kind, suffix", [("jpeg", ".jpg"), ("webp", ".webp")])
@@ -83,7 +89,7 @@ def test_a_folder_holding_another_batch_is_refused(recipe_data, store, tmp_path)
 
 
 def test_killed_part_way_then_resumed_gives_exactly_the_full_set(recipe_data, tmp_path):
-    data = {**recipe_data, "variations": 3, "steps": 4, "sweep": {"guidance": [2.0, 5.0]}}
+    data = {**recipe_data, "variations": 3, "steps": 4, "batch_size": 2, "sweep": {"guidance": [2.0, 5.0]}}
     recipe_file = tmp_path / "batch.json"
     recipe_file.write_text(json.dumps(data))
     out = tmp_path / "out"
