@@ -127,3 +127,12 @@ def test_a_mask_of_another_size_is_resized_with_a_notice(tiny_model, store, inpu
     [result] = run_recipe(recipe_for(tiny_model("sd1"), (inputs[0], small)), store)
     assert "resized" in result.notices[0]
     assert result.pixels.shape == (HEIGHT, WIDTH, 3)
+
+
+@pytest.mark.parametrize("width, height", [(1, 1), (3, 900), (900, 2)])
+def test_tiny_and_extreme_pictures_work(tiny_model, store, tmp_path, width, height):
+    picture = write_picture(tmp_path / "p.png", width, height)
+    mask = write_mask(tmp_path / "m.png", width, height, (0, 0, max(1, width // 2), max(1, height // 2)))
+    recipe = recipe_for(tiny_model("sd1"), (picture, mask), width=None, height=None, steps=2)
+    [result] = run_recipe(recipe, store)
+    assert result.pixels.shape == (height, width, 3)
