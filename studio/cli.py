@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the checkpoints in folders, with their detected family")
     models.add_argument("folders", type=Path, nargs="+")
 
-    commands.add_parser("gui", help="open the window (the default)")
+    commands.add_parser("doctor", help="what Studio found (Python, torch, GPU, resources, models, plugins) and how to fix what is missing")
+    gui = commands.add_parser("gui", help="open the window (the default)")
+    gui.add_argument("pictures", nargs="*", type=Path, help="pictures to open")
     return parser
 
 
@@ -98,10 +100,16 @@ def _command_models(args) -> int:
 def _command_gui(args) -> int:
     from studio.ui.app import main as gui_main
 
-    return gui_main()
+    return gui_main(pictures=getattr(args, "pictures", ()))
 
 
-COMMANDS = {"run": _command_run, "models": _command_models, "gui": _command_gui, None: _command_gui}
+def _command_doctor(args) -> int:
+    from studio.doctor import run_doctor
+
+    return run_doctor(out=sys.stdout)
+
+
+COMMANDS = {"run": _command_run, "models": _command_models, "doctor": _command_doctor, "gui": _command_gui, None: _command_gui}
 
 
 def main(argv: list[str] | None = None) -> int:

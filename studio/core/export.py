@@ -11,16 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import string
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from studio.core.atomic import write_bytes
 from studio.core.errors import StudioError
 from studio.core.metadata import FORMATS, ResultMetadata, write_picture
 from studio.core.recipe import Recipe
@@ -83,19 +82,6 @@ def check_pattern(settings: ExportSettings, jobs: list[Job]) -> dict[int, str]:
     return names
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _is_whole_picture(path: Path) -> bool:
     try:
         with Image.open(path) as image:
@@ -130,7 +116,7 @@ class BatchFolder:
             if not resume:
                 raise StudioError(f"{self.folder} already holds this batch; resume it or choose an empty folder")
         else:
-            _write_atomically(batch_path, json.dumps(record, indent=2).encode())
+            write_bytes(batch_path, json.dumps(record, indent=2).encode())
         for leftover in self.folder.glob(".*.part"):  # a run killed mid-write leaves its temporary file
             leftover.unlink(missing_ok=True)
         return [job for job in self.jobs if not self.done(job)]
@@ -149,18 +135,18 @@ class BatchFolder:
         """The index (JSON and CSV) and the contact sheet, over the jobs whose pictures exist."""
         finished = [job for job in self.jobs if self.path_of(job).is_file()]
         rows = [{"file": self.names[job.index], "index": job.index, **job.swept} for job in finished]
-        _write_atomically(self.folder / INDEX_JSON, json.dumps(rows, indent=2).encode())
+        write_bytes(self.folder / INDEX_JSON, json.dumps(rows, indent=2).encode())
         columns = ["file", "index"] + sorted({key for row in rows for key in row} - {"file", "index"})
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-        _write_atomically(self.folder / INDEX_CSV, text.getvalue().encode())
+        write_bytes(self.folder / INDEX_CSV, text.getvalue().encode())
         if finished:
             sheet = contact_sheet([self.path_of(job) for job in finished], [label(job) for job in finished])
             buffer = io.BytesIO()
             sheet.save(buffer, format="PNG")
-            _write_atomically(self.folder / CONTACT_SHEET, buffer.getvalue())
+            write_bytes(self.folder / CONTACT_SHEET, buffer.getvalue())
 
 
 def label(job: Job) -> str:

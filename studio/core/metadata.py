@@ -8,8 +8,6 @@ in ImageDescription).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from studio.core.atomic import atomic_writer
 from studio.core.errors import ImageError, RecipeError
 from studio.core.recipe import Recipe, parse_recipe
 
@@ -95,21 +94,11 @@ def write_picture(path: str | Path, pixels: np.ndarray, meta: ResultMetadata, ki
     """Write atomically (temporary name, then rename) so an interrupted export never leaves a truncated file."""
     if kind not in FORMATS:
         raise ValueError(f"unknown picture format {kind!r}; use one of {', '.join(FORMATS)}")
-    path = Path(path)
     image = Image.fromarray(pixels)
     options = _encoded(image, meta, kind, quality)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format=FORMATS[kind], **options)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_writer(path) as stream:
+        image.save(stream, format=FORMATS[kind], **options)
+    return Path(path)
 
 
 def write_png(path: str | Path, pixels: np.ndarray, meta: ResultMetadata) -> Path:

@@ -2,6 +2,8 @@
 
 Pure Python (no torch, no Qt): the engine asks here for paths, then loads them itself.
 Set STUDIO_RESOURCES to use a `resources/` folder elsewhere (an installed copy, a test fixture).
+An installed wheel carries a copy of `resources/` inside the package, as `studio/_resources`
+(installer/build_hooks.py puts it there); it is used when there is no repository checkout around the code.
 """
 
 from __future__ import annotations
@@ -10,14 +12,31 @@ import os
 from pathlib import Path
 
 ENV_VAR = "STUDIO_RESOURCES"
+PACKAGED_NAME = "_resources"  # the copy inside an installed package: studio/_resources
+
+
+def repository_resources_dir() -> Path:
+    """`resources/` at the root of the checkout this code runs from (absent in an installed wheel)."""
+    return Path(__file__).resolve().parents[2] / "resources"
+
+
+def packaged_resources_dir() -> Path:
+    """The copy of `resources/` a wheel installs inside the package (absent in a checkout)."""
+    return Path(__file__).resolve().parents[1] / PACKAGED_NAME
 
 
 def resources_dir() -> Path:
-    """The `resources/` folder: $STUDIO_RESOURCES when set, else the one at the repository root."""
+    """The `resources/` folder: $STUDIO_RESOURCES when set, else the one at the repository root, else the
+    copy installed with the package."""
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[2] / "resources"
+    repository = repository_resources_dir()
+    if not repository.is_dir():
+        packaged = packaged_resources_dir()
+        if packaged.is_dir():
+            return packaged
+    return repository
 
 
 def known_families() -> tuple[str, ...]:

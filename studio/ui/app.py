@@ -40,10 +40,13 @@ def _keep_alive_on_errors(window: MainWindow) -> None:
     sys.excepthook = hook
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, pictures: list | tuple = ()) -> int:
     logging.basicConfig(level=logging.INFO, format="studio: %(message)s")
     app = create_application(argv)
+    app.setDesktopFileName("studio")  # Wayland matches the window to the installer's .desktop entry
     window = MainWindow()
     _keep_alive_on_errors(window)
     window.show()
+    for picture in pictures:  # "Open with Studio" from a file manager
+        window.open_picture(picture)
     return app.exec()
