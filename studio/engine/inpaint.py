@@ -11,14 +11,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from studio.core.cancel import CancelToken
 from studio.core.errors import StudioError
 from studio.core.masks import bounding_box, composite, refine
 from studio.core.recipe import Recipe
 from studio.core.regions import plan_region
-from studio.engine.loading import LoadedModel
 from studio.engine.plugin_adapters import build_sampling_pipeline
-from studio.engine.progress import ProgressCallback, step_hook
+from studio.engine.task import TaskCall
 
 
 class EmptyMask(StudioError):
@@ -46,27 +44,16 @@ def run_pipeline(pipe, recipe: Recipe, seeds: list[int], hook, **inputs) -> list
     return [(np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8) for image in output.images]
 
 
-def inpaint(
-    model: LoadedModel,
-    recipe: Recipe,
-    picture: np.ndarray,
-    mask: np.ndarray,
-    seeds: list[int],
-    item: int = 0,
-    items: int = 1,
-    on_progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    controls=None,
-) -> list[np.ndarray]:
-    effective = refine(mask, recipe.mask_grow, recipe.mask_feather)
+def inpaint(call: TaskCall) -> list[np.ndarray]:
+    recipe, picture, controls = call.recipe, call.picture, call.controls
+    effective = refine(call.mask, recipe.mask_grow, recipe.mask_feather)
     if bounding_box(effective) is None:
         raise EmptyMask()
     height, width = picture.shape[:2]
-    size = (recipe.width, recipe.height) if recipe.width else None
-    plan = plan_region((width, height), effective, recipe.inpaint_area, recipe.mask_padding, model.native_size, size)
-    pipe = build_sampling_pipeline(model, "inpaint", recipe, controlnet=controls.controlnet if controls else None)
+    plan = plan_region((width, height), effective, recipe.inpaint_area, recipe.mask_padding, call.model.native_size, call.size)
+    pipe = build_sampling_pipeline(call.model, "inpaint", recipe, controlnet=controls.controlnet if controls else None)
     generated = run_pipeline(
-        pipe, recipe, seeds, step_hook(model.family, item, items, on_progress, cancel),
+        pipe, recipe, call.seeds, call.step_hook(),
         image=Image.fromarray(plan.cut(picture)),
         mask_image=Image.fromarray(plan.cut(effective, Image.Resampling.BILINEAR)),
         strength=recipe.strength,

@@ -22,6 +22,7 @@ from studio.engine.inpaint import inpaint
 from studio.engine.memory import is_out_of_memory
 from studio.engine.model_store import ModelStore
 from studio.engine.sdedit import sdedit
+from studio.engine.task import TaskCall
 from studio.engine.upscale import upscale
 from studio.engine.progress import ProgressCallback
 from studio.engine.samplers import require_sampler, sampler_label
@@ -132,10 +133,9 @@ def run_recipe(
     info = run_info(store, model.family, recipe)
     results, item = [], 0
     for group in recipe.seed_groups(recipe.batch_size or auto_batch_size(model, recipe)):
-        pictures = _run_with_memory_retry(
-            store, lambda: runner(model, recipe, inputs.picture, inputs.mask, group, item, recipe.variations,
-                                  on_progress, cancel, controls=controls)
-        )
+        call = TaskCall(model, recipe, inputs.picture, inputs.mask, group, item, recipe.variations, on_progress,
+                        cancel, controls)
+        pictures = _run_with_memory_retry(store, lambda: runner(call))
         batch_seeds = tuple(group) if len(group) > 1 else None
         for seed, pixels in zip(group, pictures):
             if recipe.batch_seeds and seed != recipe.seed:

@@ -9,29 +9,16 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from studio.core.cancel import CancelToken
 from studio.core.errors import StudioError
 from studio.core.masks import composite, refine
-from studio.core.recipe import Recipe
 from studio.core.regions import plan_region
 from studio.engine.inpaint import EmptyMask, run_pipeline
-from studio.engine.loading import LoadedModel
 from studio.engine.plugin_adapters import build_sampling_pipeline
-from studio.engine.progress import ProgressCallback, step_hook
+from studio.engine.task import TaskCall
 
 
-def sdedit(
-    model: LoadedModel,
-    recipe: Recipe,
-    picture: np.ndarray,
-    mask: np.ndarray | None,
-    seeds: list[int],
-    item: int = 0,
-    items: int = 1,
-    on_progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    controls=None,
-) -> list[np.ndarray]:
+def sdedit(call: TaskCall) -> list[np.ndarray]:
+    recipe, picture, mask, controls, seeds = call.recipe, call.picture, call.mask, call.controls, call.seeds
     effective = refine(mask, recipe.mask_grow, recipe.mask_feather) if mask is not None else None
     if effective is not None and not effective.any():
         raise EmptyMask()
@@ -40,12 +27,11 @@ def sdedit(
     if int(recipe.steps * recipe.strength) < 1:
         raise StudioError(f"strength {recipe.strength:g} of {recipe.steps} steps is less than one step: raise either")
     height, width = picture.shape[:2]
-    size = (recipe.width, recipe.height) if recipe.width else None
     area = recipe.inpaint_area if effective is not None else "whole"
-    plan = plan_region((width, height), effective, area, recipe.mask_padding, model.native_size, size)
-    pipe = build_sampling_pipeline(model, "sdedit", recipe, controlnet=controls.controlnet if controls else None)
+    plan = plan_region((width, height), effective, area, recipe.mask_padding, call.model.native_size, call.size)
+    pipe = build_sampling_pipeline(call.model, "sdedit", recipe, controlnet=controls.controlnet if controls else None)
     generated = run_pipeline(
-        pipe, recipe, seeds, step_hook(model.family, item, items, on_progress, cancel),
+        pipe, recipe, seeds, call.step_hook(),
         image=Image.fromarray(plan.cut(picture)),
         strength=recipe.strength,
         **(controls.pipeline_inputs(plan, "control_image") if controls else {}),

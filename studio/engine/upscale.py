@@ -11,12 +11,10 @@ import torch
 from PIL import Image
 from diffusers import StableDiffusionUpscalePipeline
 
-from studio.core.cancel import CancelToken
 from studio.core.masks import Box, crop
-from studio.core.recipe import Recipe
-from studio.engine.loading import LoadedModel
 from studio.engine.preview import latents_to_preview
-from studio.engine.progress import Progress, ProgressCallback
+from studio.engine.progress import Progress
+from studio.engine.task import TaskCall
 from studio.engine.samplers import make_scheduler
 from studio.engine.tiling import TiledUNet
 
@@ -29,22 +27,11 @@ def _pad_to_multiple(picture: np.ndarray) -> np.ndarray:
     return crop(picture, Box(0, 0, -(-width // MULTIPLE) * MULTIPLE, -(-height // MULTIPLE) * MULTIPLE))
 
 
-def upscale(
-    model: LoadedModel,
-    recipe: Recipe,
-    picture: np.ndarray,
-    mask: np.ndarray | None,
-    seeds: list[int],
-    item: int = 0,
-    items: int = 1,
-    on_progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    controls=None,
-) -> list[np.ndarray]:
+def upscale(call: TaskCall) -> list[np.ndarray]:
     """Upscaled pictures, one per seed; computed one at a time (large pictures leave no room for a batch)."""
     return [
-        _upscale_one(model, recipe, picture, seed, item + offset, items, on_progress, cancel)
-        for offset, seed in enumerate(seeds)
+        _upscale_one(call.model, call.recipe, call.picture, seed, call.item + offset, call.items, call.on_progress, call.cancel)
+        for offset, seed in enumerate(call.seeds)
     ]
 
 

@@ -39,11 +39,11 @@ def own_store():
 def failing_runner(real, failures: int, seen: list):
     """A runner that runs out of GPU memory `failures` times, recording the policy of each attempt."""
 
-    def run(model, *args, **kwargs):
-        seen.append(model.memory_policy)
+    def run(call):
+        seen.append(call.model.memory_policy)
         if len(seen) <= failures:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
-        return real(model, *args, **kwargs)
+        return real(call)
 
     return run
 
