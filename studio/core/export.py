@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from studio.core.atomic import write_bytes
 from studio.core.errors import StudioError
 from studio.core.metadata import FORMATS, ResultMetadata, write_picture
-from studio.core.recipe import Recipe
+from studio.core.recipe import Recipe, parse_recipe
 from studio.core.sweeps import Job
 
 BATCH_FILE = "batch.json"
@@ -101,6 +101,18 @@ class BatchFolder:
         return {"recipe": self.recipe.to_dict(), "pattern": self.settings.pattern, "format": self.settings.kind,
                 "jobs": len(self.jobs)}
 
+    def holds(self) -> str:
+        """What the folder holds, read without changing anything: "nothing" (no batch yet), "this" batch (so it
+        can be resumed) or "another" one (so `start` would refuse it)."""
+        batch_path = self.folder / BATCH_FILE
+        if not batch_path.is_file():
+            return "nothing"
+        try:
+            existing = json.loads(batch_path.read_text())
+        except (OSError, ValueError):
+            return "another"
+        return "this" if existing == self._batch_record() else "another"
+
     def start(self, resume: bool) -> list[Job]:
         """The jobs still to run. A folder that holds another batch is refused rather than mixed."""
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -147,6 +159,19 @@ class BatchFolder:
             buffer = io.BytesIO()
             sheet.save(buffer, format="PNG")
             write_bytes(self.folder / CONTACT_SHEET, buffer.getvalue())
+
+
+def recorded_batch(folder: Path) -> tuple[Recipe, ExportSettings] | None:
+    """The batch a folder holds, from its batch.json (to resume it as it was started); None when it holds
+    none. The JPEG/WebP quality is not recorded, so the default comes back."""
+    try:
+        record = json.loads((Path(folder) / BATCH_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("recipe"), dict):
+        return None
+    recipe = parse_recipe(record["recipe"])
+    return recipe, ExportSettings(Path(folder), record.get("pattern", DEFAULT_PATTERN), record.get("format", "png"))
 
 
 def label(job: Job) -> str:

@@ -32,6 +32,7 @@ class Settings:
     recent_pictures: list = field(default_factory=list)
     panel: dict = field(default_factory=dict)  # recipe values shown in the panels, by recipe field name
     brush: dict = field(default_factory=dict)  # size, hardness, opacity
+    batch: dict = field(default_factory=dict)  # the batch export dialog's last folder, naming, format, count
     overlay_opacity: float = 0.5
     overlay_color: str = "#ff3b5c"
     window_geometry: str = ""  # Qt's saveGeometry, base64

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.brush import Brush, MaskStroke
-from studio.core.document import MASK, Change, Document
+from studio.core.document import MASK, PICTURE, Change, Document
 from studio.core.masks import Box
 from studio.ui.qimage import premultiplied_overlay, rgb_to_qimage
 
@@ -114,6 +114,19 @@ class MaskOverlayItem(QGraphicsItem):
         return self._tiles[key]
 
 
+class ControlMapItem(MaskOverlayItem):
+    """A control map (HxWx3) drawn over the picture from the same cache of tiles, so painting on it redraws only
+    the tiles a stroke touched."""
+
+    def _tile(self, tx: int, ty: int) -> tuple[QImage, np.ndarray] | None:
+        key = (tx, ty)
+        if key not in self._tiles:
+            part = self.mask[ty * OVERLAY_TILE:(ty + 1) * OVERLAY_TILE, tx * OVERLAY_TILE:(tx + 1) * OVERLAY_TILE]
+            self._tiles[key] = (rgb_to_qimage(part), part) if part.size else None
+            self.tiles_built += 1
+        return self._tiles[key]
+
+
 class BrushOutlineItem(QGraphicsEllipseItem):
     """The brush's outline under the cursor, a light and a dark ring so it shows on any picture."""
 
@@ -147,10 +160,11 @@ class CanvasView(QGraphicsView):
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.picture_item = PictureItem()
+        self.layer_item = ControlMapItem()
         self.preview_item = QGraphicsPixmapItem()
         self.overlay_item = MaskOverlayItem()
         self.outline_item = BrushOutlineItem()
-        for z, item in enumerate((self.picture_item, self.preview_item, self.overlay_item)):
+        for z, item in enumerate((self.picture_item, self.layer_item, self.preview_item, self.overlay_item)):
             item.setZValue(z)
             self.scene().addItem(item)
         self.scene().addItem(self.outline_item)
@@ -158,6 +172,8 @@ class CanvasView(QGraphicsView):
         self.overlay_item.setOpacity(0.5)
 
         self.document: Document | None = None
+        self.shown_layer: str | None = None  # the control map shown over the picture
+        self.paint_layer = MASK  # where strokes go: the mask, or a control map
         self.brush = Brush()
         self.erasing = False
         self._stroke: MaskStroke | None = None
@@ -190,6 +206,12 @@ class CanvasView(QGraphicsView):
         self.document = document
         self._last_stroke_end = None
         self.show_preview(None)
+        self._show_document()
+        self._placeholder.setVisible(document is None)
+        self.fit_to_window()
+
+    def _show_document(self) -> None:
+        document = self.document
         if document is None:
             self.picture_item.setPixmap(QPixmap())
             self.overlay_item.set_mask(None)
@@ -199,30 +221,64 @@ class CanvasView(QGraphicsView):
             width, height = document.size
             margin = max(width, height) * 4
             self.setSceneRect(QRectF(-margin, -margin, width + 2 * margin, height + 2 * margin))
-        self._placeholder.setVisible(document is None)
-        self.fit_to_window()
+        self._show_layer_pixels()
 
     def refresh(self, change: Change | None) -> None:
         """Redraw what an edit, an undo or a redo changed."""
         if change is None or self.document is None:
             return
-        if change.layer == MASK:
+        if self.picture_item.pixmap().size().toTuple() != self.document.size:  # the document changed size
+            self.end_stroke()
+            self._show_document()
+            self.fit_to_window()
+        elif change.layer == MASK:
             self.overlay_item.invalidate(change.box)
-        else:
+        elif change.layer == PICTURE:
             self.picture_item.update_region(self.document.picture, change.box)
+        elif change.layer == self.shown_layer:
+            self._show_layer_pixels(change.box)
+
+    # Control maps
+
+    def _layer_pixels(self, name: str | None) -> np.ndarray | None:
+        layers = getattr(self.document, "layers", None)
+        return layers.get(name) if layers is not None and name is not None else None
+
+    def show_layer(self, name: str | None, opacity: float = 1.0) -> None:
+        """Show a control map over the picture (None: none), at `opacity`."""
+        self.shown_layer = name
+        self.layer_item.setOpacity(max(0.0, min(1.0, opacity)))
+        self._show_layer_pixels()
+
+    def _show_layer_pixels(self, box: Box | None = None) -> None:
+        """Show the shown layer's pixels; only `box` is redrawn when the layer is the same array as before."""
+        pixels = self._layer_pixels(self.shown_layer)
+        if box is not None and pixels is not None and self.layer_item.mask is pixels:
+            self.layer_item.invalidate(box)
+        else:
+            self.layer_item.set_mask(pixels)
+        self.layer_item.setVisible(pixels is not None)
+
+    def set_paint_layer(self, name: str | None) -> None:
+        """Strokes go to the mask (None) or to a control map, which is then shown."""
+        self.end_stroke()
+        self.paint_layer = name or MASK
 
     def refresh_mask(self) -> None:
         if self.document is not None:
             self.overlay_item.set_mask(self.document.mask)
 
     def show_preview(self, pixels: np.ndarray | None) -> None:
-        """Show a result over the picture (without the mask overlay) until it is applied or put away."""
+        """Show a result over the picture (without the mask overlay) until it is applied or put away. A result of
+        another size (an upscaled one) is scaled onto the picture: zoom in to see its detail."""
         if pixels is None:
             self.preview_item.setVisible(False)
             self.preview_item.setPixmap(QPixmap())
             self.overlay_item.setVisible(True)
             return
         self.preview_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(pixels)))
+        width = self.document.size[0] if self.document is not None else pixels.shape[1]
+        self.preview_item.setScale(width / pixels.shape[1])
         self.preview_item.setVisible(True)
         self.overlay_item.setVisible(False)
 
@@ -323,7 +379,7 @@ class CanvasView(QGraphicsView):
             self._scroll_by(self._pan_from - event.position())
             self._pan_from = event.position()
         elif self._stroke is not None:
-            self.overlay_item.invalidate(self._stroke.move_to(point.x(), point.y()))
+            self._stroke_changed(self._stroke.move_to(point.x(), point.y()))
         self._place_outline(point)
         self.cursor_moved.emit(math.floor(point.x()), math.floor(point.y()))
         event.accept()
@@ -375,10 +431,18 @@ class CanvasView(QGraphicsView):
     def _begin_stroke(self, point: QPointF, straight_line: bool) -> None:
         if self.previewing:
             self.show_preview(None)
-        self._stroke = self.document.begin_stroke(self.painting_brush())
+        if self.paint_layer == MASK:
+            self._stroke = self.document.begin_stroke(self.painting_brush())
+        elif self._layer_pixels(self.paint_layer) is not None:
+            self._stroke = self.document.begin_stroke(self.painting_brush(), self.paint_layer)
+        else:
+            return  # the map to paint on is not made yet (or was undone)
         if straight_line and self._last_stroke_end is not None:
             self._stroke.move_to(*self._last_stroke_end)
-        self.overlay_item.invalidate(self._stroke.move_to(point.x(), point.y()))
+        self._stroke_changed(self._stroke.move_to(point.x(), point.y()))
+
+    def _stroke_changed(self, box: Box | None) -> None:
+        (self.overlay_item if self.paint_layer == MASK else self.layer_item).invalidate(box)
 
     def end_stroke(self) -> None:
         stroke, self._stroke = self._stroke, None
@@ -386,7 +450,7 @@ class CanvasView(QGraphicsView):
             return
         self._last_stroke_end = stroke.last_point
         stroke.finish()
-        self.overlay_item.invalidate(stroke.dirty)
+        self._stroke_changed(stroke.dirty)
         change = self.document.end_stroke(stroke)
         if change is not None:
             self.edited.emit(change)

@@ -30,6 +30,9 @@ class Commands:
         self.open = a("&Open picture…", w.ask_open_picture, [QKeySequence.StandardKey.Open], icon_name="open")
         self.paste = a("&Paste picture", w.paste_picture, [QKeySequence.StandardKey.Paste])
         self.export = a("&Export result…", lambda: w.ask_export_result(w.results.selected), ["Ctrl+E"])
+        self.batch_export = a("&Batch export…", w.batches.ask_batch_export, ["Ctrl+Shift+E"],
+                              "Variations and parameter sweeps, exported to a folder (Ctrl+Shift+E)")
+        self.open_batch = a("Open batch f&older…", w.batches.ask_open_folder)
         self.add_checkpoint = a("Add &checkpoint…", w.models.ask_add_checkpoint)
         self.add_folder = a("Add models &folder…", w.models.ask_add_folder)
         self.rescan = a("&Rescan models", w.models.refresh)
@@ -80,8 +83,8 @@ class Commands:
 
     def install_menus(self) -> None:
         menus = {
-            "&File": [self.open, self.paste, self.export, SEPARATOR, self.add_checkpoint, self.add_folder, self.rescan,
-                      SEPARATOR, self.quit],
+            "&File": [self.open, self.paste, self.export, SEPARATOR, self.batch_export, self.open_batch, SEPARATOR,
+                      self.add_checkpoint, self.add_folder, self.rescan, SEPARATOR, self.quit],
             "&Edit": [self.undo, self.redo, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask],
             "&Brush": [self.brush, self.eraser, self.swap_tool, SEPARATOR, self.bigger, self.smaller, self.harder, self.softer],
             "&View": [self.fit, self.actual_size, self.zoom_in, self.zoom_out, SEPARATOR, self.show_mask],

@@ -16,7 +16,7 @@ from studio.ui.worker import GeneratedResult, GenerateRequest, JobProgress, Work
 
 PROGRESS_STEPS = 1000
 
-JobInputs = Callable[[], tuple]  # () -> (document, model path, task, () -> recipe values)
+JobInputs = Callable[[], tuple]  # () -> (document, model path, task, () -> recipe values, [UnitChoice])
 
 
 class JobController(QObject):
@@ -102,7 +102,8 @@ class JobController(QObject):
         self.progress.setRange(0, PROGRESS_STEPS)
         self.progress.setValue(round(progress.fraction * PROGRESS_STEPS))
         items = f" · picture {progress.item + 1}/{progress.items}" if progress.items > 1 else ""
-        self.show_status(f"Step {progress.step}/{progress.total}{items}")
+        tiles = f" · tile {progress.tile}/{progress.tiles}" if progress.tiles > 1 else ""
+        self.show_status(f"Step {progress.step}/{progress.total}{tiles}{items}")
         self.results.show_progress(progress)
 
     def _end(self, job_id: int) -> bool:

@@ -28,16 +28,19 @@ from PySide6.QtWidgets import (
 
 from studio.core.brush import Brush
 from studio.core.document import Document
+from studio.core.layers import LayeredDocument
 from studio.core.metadata import write_png
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.ui import dialogs
+from studio.ui.batch_controller import BatchController
 from studio.ui.canvas import CanvasView
 from studio.ui.commands import Commands
+from studio.ui.control_maps import ControlMapsController
 from studio.ui.job_controller import JobController
 from studio.ui.messages import ERROR, INFO, WARNING, MessageBar
 from studio.ui.model_panel import ModelPanel
 from studio.ui.models_controller import ModelsController
-from studio.ui.panels import RecipePanel
+from studio.ui.panels import TASKS_USING_CONTROLNETS, RecipePanel
 from studio.ui.picture_loader import OpenedPicture, PictureLoader
 from studio.ui.qimage import qimage_to_rgb
 from studio.ui.results_strip import ResultsStrip
@@ -59,7 +62,7 @@ class MainWindow(QMainWindow):
         self.settings_file = settings_file
         self.settings: Settings = load_settings(settings_file)
         self.preload_models = preload_models
-        self.document: Document | None = None
+        self.document: LayeredDocument | None = None
         self._results_document: Document | None = None
         self._shown_once = False
         self.worker = WorkerThread(backend, self)
@@ -69,6 +72,9 @@ class MainWindow(QMainWindow):
         self.models = ModelsController(self.model_panel, self.settings, self.worker, self.show_message, self)
         self.jobs = JobController(self.worker, self.generate_button, self.progress, self.results, self._job_inputs,
                                   self.show_message, self._show_status, self)
+        self.control_maps = ControlMapsController(self.recipe_panel.controls, self.canvas, self.worker,
+                                                  lambda: self.document, self.show_message, self._show_status, self)
+        self.batches = BatchController(self, self._job_inputs)
         self.commands = Commands(self)
         self.commands.install_menus()
         self.commands.install_toolbars(self.brush_options)
@@ -161,6 +167,11 @@ class MainWindow(QMainWindow):
         self.welcome.add_folder_requested.connect(self.models.ask_add_folder)
         self.welcome.open_picture_requested.connect(self.ask_open_picture)
         self.models.changed.connect(self._models_changed)
+        self.models.listed.connect(self.recipe_panel.set_models)
+        self.recipe_panel.controls.add_model_requested.connect(self.models.ask_add_checkpoint)
+        self.control_maps.edited.connect(self._update_commands)
+        self.recipe_panel.upscale.add_model_requested.connect(self.models.ask_add_folder)
+        self.recipe_panel.task.currentIndexChanged.connect(self._task_changed)
         self.models.loading.connect(self.jobs.model_loading)
         self.models.loading.connect(self._model_loading)
         self.recipe_panel.changed.connect(self._schedule_save)
@@ -180,6 +191,7 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         self.recipe_panel.restore(self.settings.panel)
+        self._task_changed()
         self.resize(1440, 900)
         if self.settings.window_geometry:
             self.restoreGeometry(QByteArray(base64.b64decode(self.settings.window_geometry)))
@@ -222,6 +234,7 @@ class MainWindow(QMainWindow):
             name = self.document.source.name if self.document.source else "Untitled (pasted)"
         self.setWindowTitle(f"{name} — Studio" if name else "Studio")
         self.size_label.setText(f"{self.document.size[0]} × {self.document.size[1]}" if self.document else "")
+        self.recipe_panel.upscale.set_picture_size(self.document.size if self.document else None)
 
     def _update_commands(self) -> None:
         history = self.document.history if self.document is not None else None
@@ -255,7 +268,7 @@ class MainWindow(QMainWindow):
         return self.pictures.open(path)
 
     def _picture_opened(self, picture: OpenedPicture) -> None:
-        self.set_document(Document(picture.pixels, source=picture.path))
+        self.set_document(LayeredDocument(picture.pixels, source=picture.path))
         self.settings.last_picture_folder = str(picture.path.parent)
         self.settings.add_recent_picture(str(picture.path))
         if picture.metadata is not None:
@@ -271,7 +284,7 @@ class MainWindow(QMainWindow):
         if image.isNull():
             self.show_message("The clipboard holds no picture Studio can read.", ERROR)
             return False
-        self.set_document(Document(qimage_to_rgb(image)))
+        self.set_document(LayeredDocument(qimage_to_rgb(image)))
         return True
 
     def paste_picture(self) -> None:
@@ -285,11 +298,14 @@ class MainWindow(QMainWindow):
             self.show_message("Nothing to paste: copy a picture or a picture file first.", WARNING)
 
     def set_document(self, document: Document | None) -> None:
+        """Show a document; a plain Document gains layers (for control maps) and keeps its history."""
         self.canvas.end_stroke()
-        self.document = document
-        self.canvas.set_document(document)
+        self.document = LayeredDocument.adopt(document) if document is not None else None
+        self.canvas.set_document(self.document)
         self.results.clear()
         self._results_document = None
+        self.control_maps.sync()
+        self.control_maps.show_view()
         self._update_title()
         self._update_commands()
 
@@ -300,12 +316,14 @@ class MainWindow(QMainWindow):
         self.canvas.dropEvent(event)
 
     def _restore_recipe(self, recipe, path: Path) -> None:
+        for model in [unit.model for unit in recipe.controlnets] + [recipe.model]:
+            if Path(model).exists() and not self.models.is_listed(model):
+                self.models.add_checkpoint(model, quiet=True)
         self.recipe_panel.show_recipe(recipe)
         model_here = Path(recipe.model).exists()
-        if model_here and not self.models.is_listed(recipe.model):
-            self.models.add_checkpoint(recipe.model, quiet=True)
-        if model_here:
+        if model_here and recipe.task != "upscale":
             self.models.choose(recipe.model)
+        self.control_maps.restore(recipe)
         note = "" if model_here else f" (its model {Path(recipe.model).name} is not on this computer)"
         self.show_message(f"Recipe restored from {path.name}{note}.", WARNING if note else INFO)
 
@@ -344,6 +362,12 @@ class MainWindow(QMainWindow):
         self.canvas.show_preview(None)
         self.set_mask_visible(self.commands.show_mask.isChecked())
         self.canvas.refresh(operation())
+        self._edit_done()
+
+    def _edit_done(self) -> None:
+        """After anything that may have changed the document's size or its control maps."""
+        self.control_maps.sync()
+        self._update_title()
         self._update_commands()
 
     def undo(self) -> None:
@@ -369,7 +393,16 @@ class MainWindow(QMainWindow):
     def _job_inputs(self) -> tuple:
         self.canvas.end_stroke()
         panel = self.recipe_panel
-        return self.document, self.models.current, panel.current_task, lambda: panel.recipe_values(next_seed=True)
+        task = panel.current_task
+        model = panel.upscale.current_path if task == "upscale" else self.models.current
+        units = panel.controls.choices() if task in TASKS_USING_CONTROLNETS else []
+        return self.document, model, task, lambda: panel.recipe_values(next_seed=True), units
+
+    def _task_changed(self) -> None:
+        upscaling = self.recipe_panel.current_task == "upscale"
+        self.model_panel.combo.setEnabled(not upscaling)
+        self.model_panel.combo.setToolTip("Upscaling uses the upscaler chosen in the Upscale panel" if upscaling else "")
+        self.control_maps.set_active(self.recipe_panel.current_task in TASKS_USING_CONTROLNETS)
 
     def _job_started(self, request: GenerateRequest) -> None:
         self._results_document = self.document
@@ -388,6 +421,13 @@ class MainWindow(QMainWindow):
 
     # Results
 
+    def show_results(self, results: list[GeneratedResult], made_from: Document | None) -> None:
+        """Results made elsewhere (a batch's pictures) in the strip; Apply works when made from this document."""
+        self._results_document = made_from
+        self.results.set_results(results)
+        if results:
+            self.results.select(0)
+
     def _result_for(self, index: int) -> GeneratedResult | None:
         return self.results.results[index] if 0 <= index < len(self.results.results) else None
 
@@ -405,15 +445,19 @@ class MainWindow(QMainWindow):
         if self.document is not self._results_document:
             self.show_message("This result was made from another picture; export it instead.", WARNING)
             return False
+        resizing = result.pixels.shape != self.document.picture.shape and result.metadata.recipe.task == "upscale"
         try:
-            change = self.document.apply_result(result.pixels, result.changed)
+            if resizing:  # the picture becomes the upscaled one; the mask and control maps are scaled with it
+                change = self.document.resize(result.pixels, "Apply upscaled result")
+            else:
+                change = self.document.apply_result(result.pixels, result.changed)
         except ValueError as error:
             self.show_message(str(error), ERROR)
             return False
         self.canvas.show_preview(None)
         self.set_mask_visible(self.commands.show_mask.isChecked())
         self.canvas.refresh(change)
-        self._update_commands()
+        self._edit_done()
         self._show_status("Result applied (Ctrl+Z to undo)", 5000)
         return True
 
@@ -462,6 +506,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.hide()  # gone from the screen at once, even if a model load must finish before the worker ends
         QApplication.processEvents()
+        self.batches.cancel()
         self.worker.stop()
         self.pictures.wait()
         super().closeEvent(event)

@@ -22,7 +22,8 @@ def find_models(files: list[str], folders: list[str]) -> list[CheckpointInfo]:
     """Every checkpoint the user has pointed Studio at, each path once, files added by hand first."""
     seen: set[str] = set()
     found: list[CheckpointInfo] = []
-    for info in [inspect(f) for f in files] + [info for folder in folders for info in scan_folder(folder)]:
+    scanned = [_model_folder_of(info) for folder in folders for info in scan_folder(folder)]
+    for info in [inspect(f) for f in files] + scanned:
         key = str(Path(info.path).resolve())
         if key not in seen:
             seen.add(key)
@@ -30,12 +31,26 @@ def find_models(files: list[str], folders: list[str]) -> list[CheckpointInfo]:
     return found
 
 
+OWN_PANEL_KINDS = {"controlnet": "ControlNet", "upscaler": "×4 upscaler"}  # chosen in the task panels, not here
+
+
+def _model_folder_of(info: CheckpointInfo) -> CheckpointInfo:
+    """A folder scan lists a ControlNet's diffusers folder by its weights file; the model is the folder."""
+    if info.kind == "controlnet" and info.layout == "single_file" and (info.path.parent / "config.json").is_file():
+        folder = inspect(info.path.parent)
+        if folder.kind == "controlnet":
+            return folder
+    return info
+
+
 def describe(info: CheckpointInfo) -> str:
     if info.problem:
         return info.problem
+    layout = "diffusers folder" if info.layout == "diffusers" else "single file"
+    if info.kind in OWN_PANEL_KINDS:
+        return f"{OWN_PANEL_KINDS[info.kind]} · {layout}"
     if info.kind != "pipeline":
         return f"a {info.kind} model: not usable as a base model"
-    layout = "diffusers folder" if info.layout == "diffusers" else "single file"
     return f"{FAMILY_LABELS.get(info.family, info.family)} · {layout}"
 
 
@@ -72,11 +87,12 @@ class ModelPanel(QWidget):
 
     def set_entries(self, entries: list[CheckpointInfo], current: str | None) -> None:
         self.entries = entries
+        listed = [info for info in entries if info.kind not in OWN_PANEL_KINDS]
         self.combo.blockSignals(True)
         self.combo.clear()
-        if not entries:
+        if not listed:
             self.combo.addItem("No model yet: add a checkpoint or a models folder", None)
-        for info in entries:
+        for info in listed:
             usable = info.kind == "pipeline" and not info.problem
             self.combo.addItem(info.name, str(info.path))
             row = self.combo.count() - 1
@@ -85,7 +101,7 @@ class ModelPanel(QWidget):
                 self.combo.model().item(row).setEnabled(False)
         index = self.combo.findData(current) if current else -1
         if index < 0 or not self.combo.model().item(index).isEnabled():
-            index = next((i for i, e in enumerate(entries) if e.kind == "pipeline" and not e.problem), 0)
+            index = next((i for i, e in enumerate(listed) if e.kind == "pipeline" and not e.problem), 0)
         self.combo.setCurrentIndex(index)
         self.combo.blockSignals(False)
         self._show_status()

@@ -8,16 +8,18 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from studio.core.checkpoints import inspect
 from studio.core.settings import Settings
 from studio.ui import dialogs
 from studio.ui.messages import ERROR, INFO, WARNING
-from studio.ui.model_panel import ModelPanel, find_models
+from studio.ui.model_panel import OWN_PANEL_KINDS, ModelPanel, find_models
 from studio.ui.worker import WorkerThread
 
 
 class ModelsController(QObject):
     changed = Signal()  # the list or the choice changed (the window saves settings, updates its page)
     loading = Signal(bool)  # a model load started (True) or ended (False)
+    listed = Signal(list)  # every model listed ([CheckpointInfo]): the task panels take their ControlNets, upscalers
 
     def __init__(self, panel: ModelPanel, settings: Settings, worker: WorkerThread,
                  show_message: Callable[[str, str], None], parent: QObject | None = None):
@@ -45,6 +47,7 @@ class ModelsController(QObject):
     def refresh(self) -> None:
         entries = find_models(self.settings.model_files, self.settings.model_folders)
         self.panel.set_entries(entries, self.settings.last_model)
+        self.listed.emit(entries)
         self.changed.emit()
 
     def choose(self, path: str) -> bool:
@@ -76,15 +79,20 @@ class ModelsController(QObject):
             self.add_folder(path)
 
     def add_checkpoint(self, path: str | Path, quiet: bool = False) -> None:
+        """Add one model: a base model becomes the chosen one; a ControlNet or an upscaler goes to its panel."""
         path = str(Path(path).expanduser().resolve())
         if path not in self.settings.model_files:
             self.settings.model_files.append(path)
-        self.settings.last_model = path
+        if inspect(path).kind not in OWN_PANEL_KINDS:
+            self.settings.last_model = path
         self.refresh()
         self._report_added([path], quiet)
 
     def add_folder(self, path: str | Path) -> None:
         path = str(Path(path).expanduser().resolve())
+        if inspect(path).kind == "controlnet":  # a ControlNet's diffusers folder is one model, not a folder of them
+            self.add_checkpoint(path)
+            return
         if path not in self.settings.model_folders:
             self.settings.model_folders.append(path)
         before = {str(entry.path) for entry in self.panel.entries}
@@ -96,13 +104,15 @@ class ModelsController(QObject):
         self._report_added(added, quiet=False)
 
     def _report_added(self, paths: list[str], quiet: bool) -> None:
-        added = [entry for entry in self.panel.entries if str(entry.path) in paths]
-        usable = [entry for entry in added if entry.kind == "pipeline" and not entry.problem]
-        if not quiet and not usable:
-            problem = next((entry.problem for entry in added if entry.problem), None)
+        added = [entry for entry in self.panel.entries if str(entry.path) in paths and not entry.problem]
+        counts = {kind: sum(entry.kind == kind for entry in added) for kind in ("pipeline", *OWN_PANEL_KINDS)}
+        if not quiet and not any(counts.values()):
+            problem = next((entry.problem for entry in self.panel.entries if str(entry.path) in paths and entry.problem), None)
             self.show_message(f"Not usable as a base model: {problem or 'not a Stable Diffusion pipeline'}", ERROR)
         elif not quiet:
-            self.show_message(f"Found {len(usable)} model{'s' if len(usable) != 1 else ''}.", INFO)
+            names = {"pipeline": "model", "controlnet": "ControlNet", "upscaler": "upscaler"}
+            found = [f"{n} {names[kind]}{'s' if n != 1 else ''}" for kind, n in counts.items() if n]
+            self.show_message(f"Found {', '.join(found)}.", INFO)
         if self.current:
             self._selected(self.current)
 
@@ -115,14 +125,17 @@ class ModelsController(QObject):
             self.worker.load_model(path)
 
     def _loading(self, path: str) -> None:
-        self.panel.show_state("loading…")
+        if path == self.current:  # the base model (an upscaler loads too, but its choice lives in its panel)
+            self.panel.show_state("loading…")
         self.loading.emit(True)
 
     def _ready(self, path: str) -> None:
-        self.panel.show_state("loaded")
+        if path == self.current:
+            self.panel.show_state("loaded")
         self.loading.emit(False)
 
     def _failed(self, path: str, message: str) -> None:
-        self.panel.show_state("failed to load")
+        if path == self.current:
+            self.panel.show_state("failed to load")
         self.loading.emit(False)
         self.show_message(message, ERROR)

@@ -1,5 +1,6 @@
-"""The job panels: task, prompts, sampling and mask options. They hold the recipe's values; the window adds
-the model and the input paths when it builds the recipe for a job."""
+"""The job panels: the task selector, then the prompts, sampling, and each task's own options (mask for inpaint
+and SDEdit, ControlNet units for inpaint, SDEdit and ControlNet, the upscaler's for upscale). They hold the
+recipe's values; the window adds the model and the input paths when it builds the recipe for a job."""
 
 from __future__ import annotations
 
@@ -22,12 +23,23 @@ from PySide6.QtWidgets import (
 
 from studio.core.recipe import TASKS, Recipe
 from studio.plugins import builtins
+from studio.ui.control_panel import ControlPanel
 from studio.ui.fields import SeedField, SliderField
+from studio.ui.model_panel import describe
+from studio.ui.upscale_panel import UpscaleOptions
 
 TASK_LABELS = {"inpaint": "Inpaint", "sdedit": "Image to image (SDEdit)", "controlnet": "ControlNet", "upscale": "Upscale"}
 TASKS_NEEDING_MASK = ("inpaint",)  # the mask is required
 TASKS_USING_MASK = ("inpaint", "sdedit")  # a painted mask is used when there is one
-UI_READY_TASKS = ("inpaint", "sdedit")  # tasks whose inputs the window knows how to give
+TASKS_USING_CONTROLNETS = ("inpaint", "sdedit", "controlnet")
+TASKS_USING_STRENGTH = ("inpaint", "sdedit")
+UI_READY_TASKS = TASKS  # tasks whose inputs the window knows how to give
+PROMPT_HINTS = {
+    "inpaint": "Describe what to paint in the masked area",
+    "sdedit": "Describe the picture as it should become",
+    "controlnet": "Describe the picture to generate",
+    "upscale": "Describe the picture: it guides the detail the upscaler adds",
+}
 AREA_LABELS = {"whole": "Whole picture", "masked": "Only masked"}
 DEFAULT_GUIDANCE = {"cfg": "Classifier-free guidance (CFG)"}
 
@@ -85,7 +97,7 @@ class RecipePanel(QWidget):
         super().__init__(parent)
         self.task = _combo([(t, TASK_LABELS[t]) for t in TASKS])
         self._enable_tasks(available_tasks())
-        self.prompt = _prompt_box("Describe what to paint in the masked area", 4)
+        self.prompt = _prompt_box(PROMPT_HINTS["inpaint"], 4)
         self.negative_prompt = _prompt_box("What to avoid (negative prompt)", 2)
         self.sampler = _combo(sampler_choices())
         self.guidance_type = _combo(guidance_choices())
@@ -106,10 +118,13 @@ class RecipePanel(QWidget):
         self.mask_feather = SliderField(0.0, 256.0, 4.0, decimals=1, step=1.0, soft_maximum=64.0, suffix=" px")
         self.inpaint_area = _combo(list(AREA_LABELS.items()))
         self.mask_padding = SliderField(0, 4096, 32, soft_maximum=256, suffix=" px")
+        self.controls = ControlPanel()
+        self.upscale = UpscaleOptions()
         self._lay_out()
         self._connect()
         _select(self.sampler, Recipe.sampler)
         self._sync_enabled()
+        self._show_task()
 
     def _lay_out(self) -> None:
         layout = QVBoxLayout(self)
@@ -117,9 +132,11 @@ class RecipePanel(QWidget):
         layout.addWidget(self.task)
         layout.addWidget(self.prompt)
         layout.addWidget(self.negative_prompt)
+        layout.addWidget(self.upscale)
 
         sampling = QGroupBox("Sampling")
         form = QFormLayout(sampling)
+        self.sampling_form = form
         form.addRow("Sampler", self.sampler)
         form.addRow("Guidance type", self.guidance_type)
         form.addRow("Steps", self.steps)
@@ -132,7 +149,10 @@ class RecipePanel(QWidget):
         size_row.addWidget(self.width_field)
         size_row.addWidget(QLabel("×"))
         size_row.addWidget(self.height_field)
-        form.addRow("Size", size_row)
+        self.size_row = QWidget()
+        self.size_row.setLayout(size_row)
+        size_row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Size", self.size_row)
         layout.addWidget(sampling)
 
         self.mask_group = QGroupBox("Mask")
@@ -142,6 +162,7 @@ class RecipePanel(QWidget):
         form.addRow("Area", self.inpaint_area)
         form.addRow("Padding", self.mask_padding)
         layout.addWidget(self.mask_group)
+        layout.addWidget(self.controls)
         layout.addStretch(1)
         self.custom_size.setToolTip("Process at this size; unchecked, the model's native size is used")
         self.inpaint_area.setToolTip("Only masked: work on the mask's box plus padding, at the model's resolution")
@@ -153,10 +174,11 @@ class RecipePanel(QWidget):
             self.guidance.valueChanged, self.strength.valueChanged, self.seed.changed, self.variations.valueChanged,
             self.custom_size.toggled, self.width_field.valueChanged, self.height_field.valueChanged,
             self.mask_grow.valueChanged, self.mask_feather.valueChanged, self.inpaint_area.currentIndexChanged,
-            self.mask_padding.valueChanged,
+            self.mask_padding.valueChanged, self.controls.changed, self.upscale.changed,
         ):
             signal.connect(self.changed)
         self.changed.connect(self._sync_enabled)
+        self.task.currentIndexChanged.connect(self._show_task)
 
     def _enable_tasks(self, enabled: list[str]) -> None:
         model = self.task.model()
@@ -169,8 +191,31 @@ class RecipePanel(QWidget):
     def _sync_enabled(self) -> None:
         self.width_field.setEnabled(self.custom_size.isChecked())
         self.height_field.setEnabled(self.custom_size.isChecked())
-        self.mask_group.setEnabled(self.current_task in TASKS_USING_MASK)
         self.mask_padding.setEnabled(self.inpaint_area.currentData() == "masked")
+
+    def _show_task(self) -> None:
+        """Each task's panel behind the selector: only the options the task uses are shown."""
+        task = self.current_task
+        upscaling = task == "upscale"
+        self.prompt.setPlaceholderText(PROMPT_HINTS.get(task, ""))
+        self.upscale.setVisible(upscaling)
+        self.mask_group.setVisible(task in TASKS_USING_MASK)
+        self.controls.setVisible(task in TASKS_USING_CONTROLNETS)
+        self.controls.set_required(task == "controlnet")
+        self.sampling_form.setRowVisible(self.strength, task in TASKS_USING_STRENGTH)
+        self.sampling_form.setRowVisible(self.guidance_type, not upscaling)  # the upscaler's own guidance is CFG
+        self.sampling_form.setRowVisible(self.size_row, not upscaling)  # its result is 4× the picture
+        optional = task == "sdedit"
+        self.mask_group.setTitle("Mask (optional)" if optional else "Mask")
+        self.mask_group.setToolTip("Without a painted mask, SDEdit changes the whole picture" if optional else "")
+
+    def set_models(self, entries) -> None:
+        """Fill the ControlNet and upscaler choices from the listed models (core.checkpoints.CheckpointInfo)."""
+        def listed(kind: str) -> list[tuple[str, str, str]]:
+            return [(e.name, str(e.path), describe(e)) for e in entries if e.kind == kind and not e.problem]
+
+        self.controls.set_models(listed("controlnet"))
+        self.upscale.set_models(listed("upscaler"))
 
     def _select_task(self, task: str) -> None:
         row = self.task.findData(task)
@@ -185,7 +230,37 @@ class RecipePanel(QWidget):
 
     def recipe_values(self, next_seed: bool = False) -> dict[str, Any]:
         """Recipe fields as the panels show them. `next_seed` draws a new seed unless it is locked."""
-        custom = self.custom_size.isChecked()
+        task = self.current_task
+        custom = self.custom_size.isChecked() and task != "upscale"
+        values = {
+            "task": task,
+            "prompt": self.prompt.toPlainText(),
+            "negative_prompt": self.negative_prompt.toPlainText(),
+            "steps": self.steps.value(),
+            "guidance": float(self.guidance.value()),
+            "seed": self.seed.seed_for_next_job() if next_seed else self.seed.seed,
+            "sampler": self.sampler.currentData(),
+            "variations": self.variations.value(),
+            "width": _multiple_of_8(self.width_field.value()) if custom else None,
+            "height": _multiple_of_8(self.height_field.value()) if custom else None,
+        }
+        if task in TASKS_USING_STRENGTH:
+            values["strength"] = float(self.strength.value())
+        if task != "upscale":
+            values["guidance_type"] = self.guidance_type.currentData()
+        if task in TASKS_USING_MASK:
+            values.update(
+                mask_grow=self.mask_grow.value(),
+                mask_feather=float(self.mask_feather.value()),
+                inpaint_area=self.inpaint_area.currentData(),
+                mask_padding=self.mask_padding.value(),
+            )
+        if task == "upscale":
+            values.update(self.upscale.values())
+        return values
+
+    def state(self) -> dict[str, Any]:
+        """Everything worth remembering between launches."""
         values = {
             "task": self.current_task,
             "prompt": self.prompt.toPlainText(),
@@ -193,31 +268,20 @@ class RecipePanel(QWidget):
             "steps": self.steps.value(),
             "guidance": float(self.guidance.value()),
             "strength": float(self.strength.value()),
-            "seed": self.seed.seed_for_next_job() if next_seed else self.seed.seed,
+            "seed": self.seed.seed,
             "sampler": self.sampler.currentData(),
             "variations": self.variations.value(),
-            "width": _multiple_of_8(self.width_field.value()) if custom else None,
-            "height": _multiple_of_8(self.height_field.value()) if custom else None,
             "mask_grow": self.mask_grow.value(),
             "mask_feather": float(self.mask_feather.value()),
             "inpaint_area": self.inpaint_area.currentData(),
             "mask_padding": self.mask_padding.value(),
+            "seed_locked": self.seed.locked,
+            "custom_size": self.custom_size.isChecked(),
+            "size": [self.width_field.value(), self.height_field.value()],
+            "guidance_type": self.guidance_type.currentData(),
+            "controlnet": self.controls.state(),
+            "upscale": self.upscale.state(),
         }
-        guidance_type = self.guidance_type.currentData()
-        if guidance_type != "cfg":
-            values["extras"] = {"guidance_type": guidance_type}
-        return values
-
-    def state(self) -> dict[str, Any]:
-        """Everything worth remembering between launches."""
-        values = self.recipe_values()
-        values.update(
-            seed_locked=self.seed.locked,
-            custom_size=self.custom_size.isChecked(),
-            size=[self.width_field.value(), self.height_field.value()],
-            guidance_type=self.guidance_type.currentData(),
-        )
-        values.pop("width"), values.pop("height"), values.pop("extras", None)
         return values
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -240,6 +304,8 @@ class RecipePanel(QWidget):
             "mask_feather": self.mask_feather.setValue,
             "inpaint_area": lambda v: _select(self.inpaint_area, v),
             "mask_padding": self.mask_padding.setValue,
+            "controlnet": self.controls.restore,
+            "upscale": self.upscale.restore,
         }
         for name, value in state.items():
             setter = setters.get(name)
@@ -259,7 +325,18 @@ class RecipePanel(QWidget):
         state.update(seed_locked=True, custom_size=recipe.width is not None)
         if recipe.width is not None:
             state["size"] = [recipe.width, recipe.height]
-        state["guidance_type"] = recipe.extras.get("guidance_type", "cfg")
+        legacy = recipe.extras.get("guidance_type")  # recipes written before guidance_type was a field
+        state["guidance_type"] = legacy if recipe.guidance_type == "cfg" and legacy else recipe.guidance_type
+        state["upscale"] = {"noise_level": recipe.noise_level, "tile_size": recipe.tile_size,
+                            "tile_overlap": recipe.tile_overlap}
+        if recipe.task == "upscale":
+            state["upscale"]["model"] = recipe.model
+        if recipe.controlnets:
+            units = [{"model": u.model, "preprocessor": u.preprocessor, "params": dict(u.params), "scale": u.scale,
+                      "start": u.start, "end": u.end} for u in recipe.controlnets]
+            state["controlnet"] = {"use": True, "units": units}
+        elif recipe.task in TASKS_USING_CONTROLNETS:
+            state["controlnet"] = {"use": False}
         self.restore(state)
 
 

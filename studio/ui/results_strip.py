@@ -74,6 +74,10 @@ class ResultsStrip(QWidget):
     def show_progress(self, progress: JobProgress) -> None:
         if progress.preview is not None:
             self._show_in_preview(progress.preview)
+        elif not self.preview.pixmap().isNull():
+            return  # a step's preview stays until the next one (tiles report in between, without one)
+        elif progress.tiles > 1:
+            self.preview.setText(f"Step {progress.step}/{progress.total}\ntile {progress.tile}/{progress.tiles}")
         else:
             self.preview.setText(f"Step {progress.step}/{progress.total}")
 
@@ -105,8 +109,10 @@ class ResultsStrip(QWidget):
         self.apply_button.setEnabled(valid)
         self.export_button.setEnabled(valid)
         if valid:
-            recipe = self.results[row].metadata.recipe
-            self.info.setText(f"seed {recipe.seed} · {recipe.steps} steps · {recipe.sampler}")
+            result = self.results[row]
+            recipe = result.metadata.recipe
+            height, width = result.pixels.shape[:2]
+            self.info.setText(f"seed {recipe.seed} · {recipe.steps} steps · {recipe.sampler} · {width} × {height}")
             self._show_in_preview(self.results[row].thumbnail)
         else:
             self.info.setText("")

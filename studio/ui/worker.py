@@ -44,10 +44,30 @@ class JobProgress:
     item: int
     items: int
     preview: np.ndarray | None = None
+    tile: int = 1  # tiles done within this step, when the job works in tiles (upscaling)
+    tiles: int = 1
 
     @property
     def fraction(self) -> float:
-        return (self.item + self.step / max(self.total, 1)) / max(self.items, 1)
+        within = (self.step - 1 + self.tile / max(self.tiles, 1)) / max(self.total, 1)
+        return (self.item + within) / max(self.items, 1)
+
+    @classmethod
+    def of(cls, progress) -> "JobProgress":
+        """The engine's progress (or a fake's), as the window receives it."""
+        return cls(progress.step, progress.total, progress.item, progress.items, progress.preview,
+                   getattr(progress, "tile", 1), getattr(progress, "tiles", 1))
+
+
+@dataclass
+class ControlMapRequest:
+    """Run a preprocessor on a copy of the picture, for ControlNet unit `key` of document `document_uid`."""
+
+    key: int
+    document_uid: int
+    picture: np.ndarray
+    preprocessor: str
+    params: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -67,6 +87,8 @@ class Backend(Protocol):
     def load_model(self, path: str) -> None: ...
 
     def generate(self, request: GenerateRequest, on_progress: Callable[[Any], None], cancel: CancelToken) -> list: ...
+
+    def control_map(self, picture: np.ndarray, preprocessor: str, params: dict) -> np.ndarray: ...
 
 
 class EngineBackend:
@@ -96,6 +118,17 @@ class EngineBackend:
 
         inputs = inputs_from_arrays(request.picture, request.mask)
         return run_recipe(request.recipe, self._model_store(), on_progress=on_progress, cancel=cancel, inputs=inputs)
+
+    def run_batch(self, recipe: Recipe, settings, resume: bool, on_progress, cancel: CancelToken, on_written) -> list:
+        """A batch export (ui/batch_runner.py): every job of the recipe's grid, written to settings.folder."""
+        from studio.engine.batch import run_batch
+
+        return run_batch(recipe, self._model_store(), settings, resume, on_progress, cancel, on_written)
+
+    def control_map(self, picture: np.ndarray, preprocessor: str, params: dict) -> np.ndarray:
+        from studio.engine.preprocessors import control_map  # controlnet-aux and torch: worker thread only
+
+        return control_map(picture, preprocessor, params)
 
 
 def _resolved(path: str) -> str:
@@ -133,6 +166,8 @@ class Worker(QObject):
     finished = Signal(int, list)  # job id, [GeneratedResult]
     failed = Signal(int, str)
     cancelled = Signal(int)
+    control_map_ready = Signal(object, object)  # ControlMapRequest, HxWx3 uint8
+    control_map_failed = Signal(object, str)
 
     def __init__(self, backend: Backend):
         super().__init__()
@@ -169,7 +204,7 @@ class Worker(QObject):
             write_inputs(request.files)
             self._ensure_model(request.recipe.model)
             request.cancel.raise_if_cancelled()
-            report = lambda p: self.progress.emit(job, JobProgress(p.step, p.total, p.item, p.items, p.preview))  # noqa: E731
+            report = lambda p: self.progress.emit(job, JobProgress.of(p))  # noqa: E731
             results = self.backend.generate(request, report, request.cancel)
             generated = [to_generated(result, request.picture) for result in results]
         except JobCancelled:
@@ -180,12 +215,34 @@ class Worker(QObject):
         else:
             self.finished.emit(job, generated)
 
+    @Slot(object)
+    def make_control_map(self, request: ControlMapRequest) -> None:
+        try:
+            pixels = self.backend.control_map(request.picture, request.preprocessor, request.params)
+            pixels = _fitted(np.asarray(pixels, np.uint8), request.picture.shape)
+        except Exception as error:  # noqa: BLE001: reported; the worker lives on
+            log.exception("control map %s failed", request.preprocessor)
+            self.control_map_failed.emit(request, describe_error(error))
+        else:
+            self.control_map_ready.emit(request, pixels)
+
+
+def _fitted(pixels: np.ndarray, shape: tuple) -> np.ndarray:
+    """A map as RGB at the picture's size, whatever the preprocessor gave back."""
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    pixels = pixels[..., :3]
+    if pixels.shape != shape:
+        pixels = np.asarray(Image.fromarray(pixels).resize((shape[1], shape[0]), Image.Resampling.BILINEAR))
+    return np.ascontiguousarray(pixels)
+
 
 class WorkerThread(QObject):
     """Owns the worker and its thread. Requests are queued signals: calling them never blocks the UI."""
 
     _load_requested = Signal(str)
     _generate_requested = Signal(object)
+    _control_map_requested = Signal(object)
 
     def __init__(self, backend: Backend | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -195,6 +252,7 @@ class WorkerThread(QObject):
         self.worker.moveToThread(self.thread)
         self._load_requested.connect(self.worker.load_model)
         self._generate_requested.connect(self.worker.generate)
+        self._control_map_requested.connect(self.worker.make_control_map)
         self._pending: list[GenerateRequest] = []
         self.worker.finished.connect(self._forget)
         self.worker.failed.connect(self._forget)
@@ -207,6 +265,10 @@ class WorkerThread(QObject):
     def generate(self, request: GenerateRequest) -> None:
         self._pending.append(request)
         self._generate_requested.emit(request)
+
+    def make_control_map(self, request: ControlMapRequest) -> None:
+        """Queued behind a running job: one thing at a time on the GPU."""
+        self._control_map_requested.emit(request)
 
     def cancel_all(self) -> None:
         """Cancel takes effect at the next step: the token is read by the engine's step hook."""

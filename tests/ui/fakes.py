@@ -22,6 +22,8 @@ class FakeProgress:
     item: int
     items: int
     preview: np.ndarray | None = None
+    tile: int = 1
+    tiles: int = 1
 
 
 @dataclass
@@ -32,8 +34,9 @@ class FakeResult:
 
 
 class FakeBackend:
-    """Paints the masked area a flat colour, one 'step' at a time. `gate`, when given, holds every step until
-    the test releases it, so a test can act in the middle of a job; `error` makes the job raise it."""
+    """Paints the masked area a flat colour, one 'step' at a time (an upscale: the picture ×4, nearest). `gate`,
+    when given, holds every step until the test releases it, so a test can act in the middle of a job; `error`
+    makes the job raise it. Control maps: thresholded brightness steps for any preprocessor ('edges')."""
 
     def __init__(self, step_seconds: float = 0.0, error: BaseException | None = None, gated: bool = False,
                  load_seconds: float = 0.0):
@@ -48,6 +51,8 @@ class FakeBackend:
         self.steps_after_cancel = 0
         self.load_thread: str | None = None
         self.generate_thread: str | None = None
+        self.map_calls: list[tuple[str, dict, str]] = []  # (preprocessor, params, thread)
+        self.tiles = 1  # upscale jobs report this many tiles per step
 
     def has_model(self, path: str) -> bool:
         return path in self.loaded
@@ -75,7 +80,10 @@ class FakeBackend:
                 time.sleep(self.step_seconds)
                 self.steps_run += 1
                 preview = np.full((8, 8, 3), (step * 20) % 256, np.uint8)
-                on_progress(FakeProgress(step + 1, recipe.steps, item, recipe.variations, preview))
+                tiles = self.tiles if recipe.task == "upscale" else 1
+                for tile in range(1, tiles):
+                    on_progress(FakeProgress(step + 1, recipe.steps, item, recipe.variations, None, tile, tiles))
+                on_progress(FakeProgress(step + 1, recipe.steps, item, recipe.variations, preview, tiles, tiles))
             results.append(FakeResult(self._paint(request, seed), ResultMetadata(recipe.replace(seed=seed, variations=1))))
         return results
 
@@ -83,8 +91,20 @@ class FakeBackend:
         for _ in range(steps):
             self.gate.release()
 
+    def control_map(self, picture, preprocessor, params):
+        self.map_calls.append((preprocessor, dict(params), threading.current_thread().name))
+        if self.error is not None:
+            raise self.error
+        grey = picture.astype(np.int32).sum(axis=2) // 3
+        edges = np.where((grey // 32) % 2 == 0, 0, 255).astype(np.uint8)
+        return np.repeat(edges[..., None], 3, axis=2)
+
     @staticmethod
     def _paint(request, seed: int) -> np.ndarray:
+        if request.recipe.task == "upscale":
+            upscaled = np.repeat(np.repeat(request.picture, 4, axis=0), 4, axis=1)
+            upscaled[..., 0] = (FILL[0] + seed) % 256
+            return upscaled
         fill = np.empty_like(request.picture)
         fill[...] = ((FILL[0] + seed) % 256, FILL[1], FILL[2])
         mask = request.mask if request.mask is not None else np.full(request.picture.shape[:2], 255, np.uint8)

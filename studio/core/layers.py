@@ -1,0 +1,209 @@
+"""Layers beside the picture and the mask: the control maps a person inspects and paints on before generating.
+
+They share the document's one undo history, so Ctrl+Z goes back through mask strokes, map strokes and applied
+results in the order they were made. The document can also change size as one undoable step (an upscaled result
+applied): the mask and every layer follow the picture.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from studio.core.brush import TILE, Brush, MaskStroke, _StrokeTile, blend, dab_alpha, dab_box, intersect, union
+from studio.core.document import MASK, PICTURE, Change, Document, Edit, Patch
+from studio.core.masks import Box
+
+CONTROL_PREFIX = "control:"
+_serials = itertools.count(1)
+
+
+def control_layer(key: int | str) -> str:
+    """The name of the control-map layer of ControlNet unit `key`."""
+    return f"{CONTROL_PREFIX}{key}"
+
+
+class MapStroke(MaskStroke):
+    """A stroke on an RGB layer (HxWx3): the dabs of a mask stroke, the brush painting white and the eraser black."""
+
+    def __init__(self, pixels: np.ndarray, brush: Brush, layer: str):
+        super().__init__(pixels, brush)
+        self.layer = layer
+
+    def stamp(self, x: float, y: float) -> Box | None:
+        height, width = self.mask.shape[:2]
+        box = dab_box(x, y, self.brush.radius, width, height)
+        if box is None:
+            return None
+        for tile in self._tiles_over(box):
+            self._stamp_part(x, y, tile, intersect(box, tile.box))
+        self.dirty = union(self.dirty, box)
+        return box
+
+    def _stamp_part(self, x: float, y: float, tile: _StrokeTile, part: Box) -> None:
+        local = np.s_[part.top - tile.box.top:part.bottom - tile.box.top, part.left - tile.box.left:part.right - tile.box.left]
+        coverage = tile.coverage[local]
+        np.maximum(coverage, dab_alpha(x, y, self.brush, part), out=coverage)
+        strength = (coverage * np.float32(self.brush.opacity))[..., None]
+        self.mask[part.top:part.bottom, part.left:part.right] = blend(tile.before[local], strength, self.brush.erase)
+
+    def _tiles_over(self, box: Box):
+        height, width = self.mask.shape[:2]
+        for ty in range(box.top // TILE, (box.bottom - 1) // TILE + 1):
+            for tx in range(box.left // TILE, (box.right - 1) // TILE + 1):
+                tile = self._tiles.get((tx, ty))
+                if tile is None:
+                    tile_box = Box(tx * TILE, ty * TILE, min(width, (tx + 1) * TILE), min(height, (ty + 1) * TILE))
+                    before = self.mask[tile_box.top:tile_box.bottom, tile_box.left:tile_box.right].copy()
+                    tile = _StrokeTile(tile_box, before, np.zeros(before.shape[:2], np.float32))
+                    self._tiles[(tx, ty)] = tile
+                yield tile
+
+
+@dataclass
+class SwapEdit(Edit):
+    """Whole layers exchanged in one step: a layer made (None before: it did not exist) or replaced at another
+    size, or the document resized. The arrays are the live layers themselves: the history's order keeps them right."""
+
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for side in (self.before, self.after) for a in side.values() if a is not None)
+
+
+def resized(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A mask or map at another size, nearest-neighbour: it covers the same part of the picture, as sharp as painted."""
+    if pixels.shape[1::-1] == tuple(size):
+        return pixels.copy()
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.NEAREST)).copy()
+
+
+class LayeredDocument(Document):
+    """A document with named RGB layers (control maps) at the picture's size, painted and undone like the mask."""
+
+    def __init__(self, picture: np.ndarray, source=None, mask: np.ndarray | None = None):
+        super().__init__(picture, source, mask)
+        self.layers: dict[str, np.ndarray] = {}
+        self._layer_serials: dict[str, int] = {}
+
+    @classmethod
+    def adopt(cls, document: Document) -> "LayeredDocument":
+        """A plain document with layers added; it keeps its arrays, identity and history."""
+        if isinstance(document, cls):
+            return document
+        layered = cls.__new__(cls)
+        layered.__dict__.update(document.__dict__)
+        layered.layers, layered._layer_serials = {}, {}
+        return layered
+
+    def layer(self, name: str) -> np.ndarray:
+        if name in (PICTURE, MASK):
+            return super().layer(name)
+        return self.layers[name]
+
+    def has_layer(self, name: str) -> bool:
+        return name in self.layers
+
+    def layer_serial(self, name: str) -> int:
+        """Changes whenever the layer's pixels change (undo and redo included) and never repeats; 0 if absent."""
+        return self._layer_serials.get(name, 0) if name in self.layers else 0
+
+    def set_layer(self, name: str, pixels: np.ndarray, label: str) -> Change | None:
+        """Make or replace a layer (HxWx3 uint8 at the picture's size) as one undoable step."""
+        pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+        if pixels.shape != self.picture.shape:
+            raise ValueError(f"a layer is {self.picture.shape}, got {pixels.shape}")
+        current = self.layers.get(name)
+        if current is not None:
+            return self.replace_region(name, Box(0, 0, *self.size), pixels, label)
+        return self._swap(label, name, {name: pixels.copy()})
+
+    # Painting
+
+    def begin_stroke(self, brush: Brush, layer: str = MASK) -> MaskStroke:
+        if layer == MASK:
+            return super().begin_stroke(brush)
+        return MapStroke(self.layers[layer], brush, layer)
+
+    def end_stroke(self, stroke: MaskStroke) -> Change | None:
+        if not isinstance(stroke, MapStroke):
+            return super().end_stroke(stroke)
+        stroke.finish()
+        patches = [Patch(box, before, after) for box, before, after in stroke.patches()]
+        label = "Erase control map" if stroke.brush.erase else "Paint control map"
+        return self._record(Edit(label, stroke.layer, patches))
+
+    # Size
+
+    def resize(self, picture: np.ndarray, label: str = "Apply result") -> Change:
+        """Replace the picture by one of another size; the mask and the layers are resized with it. One step."""
+        if picture.ndim != 3 or picture.shape[2] != 3 or picture.dtype != np.uint8:
+            raise ValueError(f"a picture is HxWx3 uint8, got {picture.shape} {picture.dtype}")
+        size = (picture.shape[1], picture.shape[0])
+        after = {PICTURE: np.ascontiguousarray(picture).copy(), MASK: resized(self.mask, size)}
+        after.update({name: resized(pixels, size) for name, pixels in self.layers.items()})
+        return self._swap(label, PICTURE, after)
+
+    # Undo / redo
+
+    def undo(self) -> Change | None:
+        edit = self.history.pop_undo()
+        if edit is None:
+            return None
+        if isinstance(edit, SwapEdit):
+            self._put(edit.before)
+        else:
+            for patch in reversed(edit.patches):
+                self.layer(edit.layer)[patch.box.top:patch.box.bottom, patch.box.left:patch.box.right] = patch.before
+        self._count(edit, -1)
+        return self._change(edit)
+
+    def redo(self) -> Change | None:
+        edit = self.history.pop_redo()
+        if edit is None:
+            return None
+        if isinstance(edit, SwapEdit):
+            self._put(edit.after)
+        else:
+            for patch in edit.patches:
+                self.layer(edit.layer)[patch.box.top:patch.box.bottom, patch.box.left:patch.box.right] = patch.after
+        self._count(edit, +1)
+        return self._change(edit)
+
+    def _swap(self, label: str, layer: str, after: dict) -> Change:
+        before = {name: self._get(name) for name in after}
+        edit = SwapEdit(label, layer, before=before, after=after)
+        self._put(after)
+        self.history.push(edit)
+        self._count(edit, +1)
+        return self._change(edit)
+
+    def _get(self, name: str) -> np.ndarray | None:
+        return super().layer(name) if name in (PICTURE, MASK) else self.layers.get(name)
+
+    def _put(self, arrays: dict) -> None:
+        for name, pixels in arrays.items():
+            if name == PICTURE:
+                self.picture = pixels
+            elif name == MASK:
+                self.mask = pixels
+            elif pixels is None:
+                self.layers.pop(name, None)
+            else:
+                self.layers[name] = pixels
+
+    def _count(self, edit: Edit, direction: int) -> None:
+        super()._count(edit, direction)
+        names = edit.after if isinstance(edit, SwapEdit) else (edit.layer,)
+        for name in names:
+            if name not in (PICTURE, MASK):
+                self._layer_serials[name] = next(_serials)
+
+    def _change(self, edit: Edit) -> Change:
+        box = Box(0, 0, *self.size) if isinstance(edit, SwapEdit) else edit.box
+        return Change(edit.layer, box, edit.label)
