@@ -142,13 +142,25 @@ def inspect(path: str | Path) -> CheckpointInfo:
     return family_from_shapes(path, shapes)
 
 
+def _controlnet_dirs(folder: Path) -> set[Path]:
+    """Diffusers ControlNet folders (a config.json naming ControlNetModel): one model each, not loose files."""
+    found = set()
+    for config in folder.rglob("config.json"):
+        try:
+            if _read_json(config).get("_class_name") == "ControlNetModel":
+                found.add(config.parent)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def scan_folder(folder: str | Path) -> list[CheckpointInfo]:
     """Every checkpoint under a models folder (AUTOMATIC1111, ComfyUI, InvokeAI layouts), sorted by path."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         return []
     found: list[CheckpointInfo] = []
-    pipeline_dirs = sorted(p.parent for p in folder.rglob("model_index.json"))
+    pipeline_dirs = sorted({p.parent for p in folder.rglob("model_index.json")} | _controlnet_dirs(folder))
     for path in sorted(folder.rglob("*")):
         if any(parent in pipeline_dirs for parent in path.parents):
             continue

@@ -7,7 +7,6 @@ local folder (Studio never downloads); when a file is missing, the message says 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,36 +14,9 @@ from PIL import Image
 from platformdirs import user_data_dir
 
 from studio.core.errors import StudioError
+from studio.plugins.preprocessors import PREPROCESSORS, Preprocessor
 
 ANNOTATORS_SOURCE = "the lllyasviel/Annotators repository"
-
-
-@dataclass(frozen=True)
-class Preprocessor:
-    id: str
-    label: str
-    detector: str  # controlnet_aux class name
-    weights: tuple[str, ...] = ()  # files the detector loads from the annotators folder
-    options: dict = field(default_factory=dict)  # keyword arguments for from_pretrained
-
-
-PREPROCESSORS = {
-    p.id: p
-    for p in (
-        Preprocessor("canny", "Canny edges", "CannyDetector"),
-        Preprocessor("shuffle", "Content shuffle", "ContentShuffleDetector"),
-        Preprocessor("lineart_standard", "Line art (standard)", "LineartStandardDetector"),
-        Preprocessor("depth", "Depth (MiDaS)", "MidasDetector", ("dpt_hybrid-midas-501f0c75.pt",)),
-        Preprocessor("depth_zoe", "Depth (ZoeDepth)", "ZoeDetector", ("ZoeD_M12_N.pt",)),
-        Preprocessor("pose", "Pose (OpenPose)", "OpenposeDetector", ("body_pose_model.pth", "hand_pose_model.pth", "facenet.pth")),
-        Preprocessor("softedge", "Soft edge (HED)", "HEDdetector", ("ControlNetHED.pth",)),
-        Preprocessor("softedge_pidi", "Soft edge (PiDiNet)", "PidiNetDetector", ("table5_pidinet.pth",)),
-        Preprocessor("lineart", "Line art", "LineartDetector", ("sk_model.pth", "sk_model2.pth")),
-        Preprocessor("lineart_anime", "Line art (anime)", "LineartAnimeDetector", ("netG.pth",)),
-        Preprocessor("normal", "Normal map (BAE)", "NormalBaeDetector", ("scannet.pt",)),
-        Preprocessor("mlsd", "Straight lines (M-LSD)", "MLSDdetector", ("mlsd_large_512_fp32.pth",)),
-    )
-}
 
 
 class MissingAnnotatorWeights(StudioError):

@@ -22,26 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.plugins.preprocessors import NO_WEIGHTS as PLUGIN_NO_WEIGHTS
+from studio.plugins.preprocessors import PREPROCESSORS
 from studio.ui.fields import SliderField
 
-# The engine's preprocessors (studio.engine.preprocessors.PREPROCESSORS), listed here because the window imports
-# the engine only in the worker; tests/ui/test_task_panels.py keeps the two lists in step.
-PREPROCESSOR_CHOICES = (
-    ("none", "None: the picture is the map"),
-    ("canny", "Canny edges"),
-    ("shuffle", "Content shuffle"),
-    ("lineart_standard", "Line art (standard)"),
-    ("depth", "Depth (MiDaS)"),
-    ("depth_zoe", "Depth (ZoeDepth)"),
-    ("pose", "Pose (OpenPose)"),
-    ("softedge", "Soft edge (HED)"),
-    ("softedge_pidi", "Soft edge (PiDiNet)"),
-    ("lineart", "Line art"),
-    ("lineart_anime", "Line art (anime)"),
-    ("normal", "Normal map (BAE)"),
-    ("mlsd", "Straight lines (M-LSD)"),
-)
-NO_WEIGHTS = ("none", "canny", "shuffle", "lineart_standard")  # the others read annotator files from a folder
+PREPROCESSOR_CHOICES = (("none", "None: the picture is the map"),) + tuple((p.id, p.label) for p in PREPROCESSORS.values())
+NO_WEIGHTS = ("none", *PLUGIN_NO_WEIGHTS)  # the others read annotator files from a folder
 DEFAULT_CANNY = (100, 200)
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
 

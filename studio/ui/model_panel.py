@@ -22,7 +22,7 @@ def find_models(files: list[str], folders: list[str]) -> list[CheckpointInfo]:
     """Every checkpoint the user has pointed Studio at, each path once, files added by hand first."""
     seen: set[str] = set()
     found: list[CheckpointInfo] = []
-    scanned = [_model_folder_of(info) for folder in folders for info in scan_folder(folder)]
+    scanned = [info for folder in folders for info in scan_folder(folder)]
     for info in [inspect(f) for f in files] + scanned:
         key = str(Path(info.path).resolve())
         if key not in seen:
@@ -32,15 +32,6 @@ def find_models(files: list[str], folders: list[str]) -> list[CheckpointInfo]:
 
 
 OWN_PANEL_KINDS = {"controlnet": "ControlNet", "upscaler": "×4 upscaler"}  # chosen in the task panels, not here
-
-
-def _model_folder_of(info: CheckpointInfo) -> CheckpointInfo:
-    """A folder scan lists a ControlNet's diffusers folder by its weights file; the model is the folder."""
-    if info.kind == "controlnet" and info.layout == "single_file" and (info.path.parent / "config.json").is_file():
-        folder = inspect(info.path.parent)
-        if folder.kind == "controlnet":
-            return folder
-    return info
 
 
 def describe(info: CheckpointInfo) -> str:

@@ -81,3 +81,13 @@ def test_a_models_folder_lists_every_checkpoint_with_its_family(tmp_path):
 def test_missing_paths_are_reported_not_raised(tmp_path):
     assert "no such file" in inspect(tmp_path / "nope.safetensors").problem
     assert scan_folder(tmp_path / "nope") == []
+
+
+def test_a_diffusers_controlnet_folder_is_listed_as_one_model(tmp_path):
+    folder = tmp_path / "control_canny"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"_class_name": "ControlNetModel"}))
+    save_file({"controlnet_cond_embedding.conv_in.weight": np.zeros((1,), np.float16)},
+              str(folder / "diffusion_pytorch_model.safetensors"))
+    [info] = scan_folder(tmp_path)
+    assert (info.path, info.kind, info.layout) == (folder, "controlnet", "diffusers")
