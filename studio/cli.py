@@ -11,6 +11,7 @@ from pathlib import Path
 
 import studio
 from studio.core.errors import JobCancelled, StudioError
+from studio.plugins import cli as plugins_cli
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the checkpoints in folders, with their detected family")
     models.add_argument("folders", type=Path, nargs="+")
 
+    plugins_cli.add_subcommand(commands)
     commands.add_parser("doctor", help="what Studio found (Python, torch, GPU, resources, models, plugins) and how to fix what is missing")
     gui = commands.add_parser("gui", help="open the window (the default)")
     gui.add_argument("pictures", nargs="*", type=Path, help="pictures to open")
@@ -109,7 +111,14 @@ def _command_doctor(args) -> int:
     return run_doctor(out=sys.stdout)
 
 
-COMMANDS = {"run": _command_run, "models": _command_models, "doctor": _command_doctor, "gui": _command_gui, None: _command_gui}
+COMMANDS = {
+    "run": _command_run,
+    "models": _command_models,
+    "doctor": _command_doctor,
+    "plugins": plugins_cli.run,
+    "gui": _command_gui,
+    None: _command_gui,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,9 @@ from studio.engine.sdedit import sdedit
 from studio.engine.task import TaskCall
 from studio.engine.upscale import upscale
 from studio.engine.progress import ProgressCallback
-from studio.engine.samplers import require_sampler, sampler_label
+from studio.engine.plugin_adapters import check_recipe_plugins
+from studio.engine.samplers import sampler_label
+from studio.plugins import plugin_provenance
 
 TASK_RUNNERS = {"inpaint": inpaint, "sdedit": sdedit, "upscale": upscale, "controlnet": control_generate}
 TASK_MODEL_KINDS = {"inpaint": "pipeline", "sdedit": "pipeline", "upscale": "upscaler", "controlnet": "pipeline"}
@@ -71,6 +73,7 @@ def run_info(store: ModelStore, family: str, recipe: Recipe) -> dict:
         "dtype": str(store.dtype).removeprefix("torch."),
         "family": family,
         "sampler_label": sampler_label(recipe.sampler),
+        "plugins": plugin_provenance(recipe),
         "torch": torch.__version__,
         "diffusers": diffusers.__version__,
         "python": platform.python_version(),
@@ -116,7 +119,7 @@ def run_recipe(
     runner = TASK_RUNNERS.get(recipe.task)
     if runner is None:
         raise StudioError(f"task '{recipe.task}' is not available yet in this version of Studio")
-    require_sampler(recipe.sampler)  # an unknown sampler fails before any loading
+    check_recipe_plugins(recipe)  # an unknown or broken sampler or guidance fails before any loading
     inputs = inputs or load_inputs(recipe)
     model = store.get(recipe.model)
     if model.info.kind != TASK_MODEL_KINDS[recipe.task]:

@@ -123,7 +123,6 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         self.sigmas = torch.zeros(0)
         self.timesteps = torch.zeros(0)
         self.evaluation_sigmas: list[float] = []
-        self._reference: EulerDiscreteScheduler | None = None
         self._begin_index: int | None = None
         self._reset()
 
@@ -138,9 +137,9 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None, **unused) -> None:
         self._reset()
         self.num_inference_steps = num_inference_steps
-        self._reference = self._reference_scheduler(num_inference_steps)
-        self.sigmas = self._reference.sigmas.to(torch.float32).cpu()
+        self.sigmas = self._reference_scheduler(num_inference_steps).sigmas.to(torch.float32).cpu()
         self.evaluation_sigmas, per_step = self._guarded(lambda: dry_run(self.function, self.sigmas, self.params))
+        self._plan = list(self.evaluation_sigmas)
         uniform = per_step and all(n == per_step[0] for n in per_step[:-1]) and per_step[-1] <= per_step[0]
         self.order = per_step[0] if uniform and len(per_step) == num_inference_steps else 1
         times = [self.noise_schedule.timestep_at(s) for s in self.evaluation_sigmas]
@@ -148,7 +147,25 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         self._begin_index = None
 
     def set_begin_index(self, begin_index: int = 0) -> None:
+        """Start part-way (img2img and inpaint at strength below 1): the sampler runs on sigmas[start:]. Its
+        evaluations may then differ from the full schedule's tail (EDM's churn depends on the step count):
+        they are planned again and written into `timesteps` in place, since the pipeline holds a slice (a
+        view) of it taken just before this call."""
         self._begin_index = begin_index
+        self._plan = list(self.evaluation_sigmas[begin_index:])
+        if not begin_index:
+            return
+        sigmas = self.sigmas[self._start_step():].clone()
+        planned, _ = self._guarded(lambda: dry_run(self.function, sigmas, self.params))
+        if len(planned) != len(self._plan):
+            raise PluginError(
+                self.name, f"the sampler '{self.name}' cannot start part-way through its schedule (strength below "
+                "1): it does not report each step through its callback, or its steps evaluate the model unevenly",
+            )
+        if not _same_sigmas(planned, self._plan):
+            times = [self.noise_schedule.timestep_at(s) for s in planned]
+            self.timesteps[begin_index:] = torch.tensor(times, dtype=self.timesteps.dtype, device=self.timesteps.device)
+            self._plan = planned
 
     @property
     def begin_index(self) -> int | None:
@@ -190,18 +207,7 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         return torch.cat([sample, sample]) if self.batch_doubled else sample
 
     def _start(self, x: torch.Tensor) -> None:
-        begin = self._begin_index or 0
-        start = self._start_step()
-        sigmas = self.sigmas[start:].clone()
-        plan = self.evaluation_sigmas[begin:]
-        if begin:
-            planned, _ = self._guarded(lambda: dry_run(self.function, sigmas, self.params))
-            if not _same_sigmas(planned, plan):
-                raise PluginError(
-                    self.name, f"the sampler '{self.name}' cannot start part-way through its schedule "
-                    "(strength below 1): it does not report its steps through the callback, or they vary",
-                )
-        self._plan = plan
+        sigmas = self.sigmas[self._start_step():].clone()
         channel = _Channel()
         self._channel = channel
         weakref.finalize(self, channel.abort)
@@ -231,8 +237,8 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
                     raise self.on_failure("its thread ended without a result") from None
         if message[0] == "error":
             error = message[1]
-            reason = str(error) if isinstance(error, PluginRuntimeError) else _short(error)
-            raise self.on_failure(f"raised {reason}" if not isinstance(error, PluginRuntimeError) else reason) from error
+            reason = str(error) if isinstance(error, PluginRuntimeError) else f"raised {_short(error)}"
+            raise self.on_failure(reason) from error
         if message[0] == "done":
             self._finished = True
             self._request = (message[1], 0.0)

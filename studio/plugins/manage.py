@@ -98,6 +98,12 @@ def _missing_requirements(dist: metadata.Distribution) -> list[str]:
 def remove(name: str, registry: PluginRegistry | None = None) -> str:
     """Remove the distribution that holds plugin `name` (or is called `name`) from the plugins folder."""
     registry = registry or default_registry()
+    dist = _folder_dists(registry.folder).get(_normal(name))
+    if dist is not None:  # named by its distribution, which may hold several plugins
+        removed = dist.metadata["Name"]
+        _remove_distribution(dist, registry.folder)
+        registry.refresh()
+        return removed
     info = registry.find(name)
     if info is None:
         raise PluginError(name, f"no plugin named '{name}'")

@@ -177,7 +177,7 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "name": self.name, "kind": self.kind, "version": self.version, "api_version": self.api_version,
-            "implementation": self.implementation, "label": self.title, "description": self.description,
+            "implementation": self.implementation, "label": self.label, "description": self.description,
             "parameters": [p.to_dict() for p in self.parameters],
         }
         if self.kind == "sampler":
@@ -248,7 +248,7 @@ def _validated(cls, values: dict) -> Manifest:
     if not isinstance(name, str) or not NAME.match(name):
         raise ManifestError(str(name), "name must be lower_snake_case such as 'euler_a'")
     kind = _choice(name, values, "kind", KINDS, "")
-    version = values.get("version")
+    version = values.get("version", "unknown")  # entry-point plugins get their distribution's version
     if not isinstance(version, str) or not version.strip():
         raise ManifestError(name, "version must be text such as '1.0.0'")
     implementation = _text(name, values, "implementation", required=True)

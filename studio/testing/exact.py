@@ -22,6 +22,16 @@ import torch
 from studio.engine.sigmas import NoiseSchedule
 
 
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for a tall `a`, through torch: numpy's BLAS thread pool spins on a busy machine (the checks run
+    torch on one thread), and numpy's einsum is slow."""
+    return (torch.from_numpy(np.ascontiguousarray(a)) @ torch.from_numpy(np.ascontiguousarray(b))).numpy()
+
+
+def _mahalanobis(centred: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    return (_matmul(centred, inverse) * centred).sum(axis=1)
+
+
 @dataclass(frozen=True)
 class GaussianMixture:
     weights: np.ndarray  # (K,)
@@ -61,35 +71,45 @@ class GaussianMixture:
         """n samples, (n, d) float64."""
         component = torch.multinomial(torch.as_tensor(self.weights), n, replacement=True, generator=generator)
         noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
-        roots = torch.as_tensor(np.linalg.cholesky(self.covariances))
-        return torch.as_tensor(self.means)[component] + torch.einsum("nij,nj->ni", roots[component], noise)
+        component, noise = component.numpy(), noise.numpy()
+        roots = np.linalg.cholesky(self.covariances)
+        drawn = self.means[component].copy()
+        for k in range(len(self.weights)):
+            rows = component == k
+            drawn[rows] += _matmul(noise[rows], roots[k].T)
+        return torch.from_numpy(drawn)
 
-    def denoise(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
-        """E[x0 | x0 + sigma * noise = x] for rows of x (n, d), in float64."""
-        x = x.double()
+    def denoise(self, x, sigma: float) -> np.ndarray:
+        """E[x0 | x0 + sigma * noise = x] for rows of x (n, d), in float64 (numpy: torch's float64 matmul of
+        tall matrices is an order of magnitude slower)."""
+        x = np.asarray(x, dtype=np.float64)
         eye = np.eye(self.dim)
         log_r, posterior = [], []
         for w, mu, cov in zip(self.weights, self.means, self.covariances):
             total = cov + sigma * sigma * eye
-            inverse = torch.as_tensor(np.linalg.inv(total))
-            centred = x - torch.as_tensor(mu)
-            mahalanobis = torch.einsum("ni,ij,nj->n", centred, inverse, centred)
-            _, logdet = np.linalg.slogdet(total)
-            log_r.append(np.log(w) - 0.5 * (mahalanobis + logdet))
-            posterior.append(torch.as_tensor(mu) + centred @ (inverse @ torch.as_tensor(cov)))  # C (C+s²I)^-1 symmetric
-        r = torch.softmax(torch.stack(log_r), dim=0)  # (K, n)
-        return torch.einsum("kn,knd->nd", r, torch.stack(posterior))
+            inverse = np.linalg.inv(total)
+            centred = x - mu
+            # C (C + s^2 I)^-1 is symmetric
+            posterior.append(mu + _matmul(centred, inverse @ cov))
+            if not self.is_gaussian:
+                mahalanobis = _mahalanobis(centred, inverse)
+                log_r.append(np.log(w) - 0.5 * (mahalanobis + np.linalg.slogdet(total)[1]))
+        if self.is_gaussian:
+            return posterior[0]
+        log_r = np.stack(log_r)
+        r = np.exp(log_r - log_r.max(axis=0))
+        r /= r.sum(axis=0)
+        return np.einsum("kn,knd->nd", r, np.stack(posterior))
 
-    def flow(self, x: torch.Tensor, sigma: float, steps: int = 400) -> torch.Tensor:
+    def flow(self, x, sigma: float, steps: int = 400) -> np.ndarray:
         """Where the probability-flow ODE takes x from noise level sigma to 0: the exact consistency function.
-        Closed form for a Gaussian (x0 = mu + (C)^1/2 (C + sigma^2)^-1/2 (x - mu)); for a mixture, a fine Heun
+        Closed form for a Gaussian (x0 = mu + C^1/2 (C + sigma^2)^-1/2 (x - mu)); for a mixture, a fine Heun
         integration in log sigma of the exact ODE."""
-        x = x.double()
+        x = np.asarray(x, dtype=np.float64)
         if self.is_gaussian:
             values, vectors = np.linalg.eigh(self.covariances[0])
             gain = vectors @ np.diag(np.sqrt(values / (values + sigma * sigma))) @ vectors.T
-            mu = torch.as_tensor(self.means[0])
-            return mu + (x - mu) @ torch.as_tensor(gain)
+            return self.means[0] + _matmul(x - self.means[0], gain)
         levels = np.concatenate([np.exp(np.linspace(np.log(sigma), np.log(1e-3), steps)), [0.0]])
         for s, s_next in zip(levels[:-1], levels[1:]):
             d = (x - self.denoise(x, s)) / s
@@ -117,6 +137,9 @@ class ExactModel(torch.nn.Module):
         self.config = SimpleNamespace(in_channels=cond.dim, out_channels=cond.dim, time_cond_proj_dim=None)
         self.evaluations = 0
 
+    def _exact(self, distribution: GaussianMixture, x: np.ndarray, sigma: float) -> np.ndarray:
+        return distribution.flow(x, sigma) if self.consistency else distribution.denoise(x, sigma)
+
     @property
     def dtype(self) -> torch.dtype:
         return torch.float32
@@ -130,15 +153,19 @@ class ExactModel(torch.nn.Module):
         sigma = self.schedule.sigma_at(t)
         self.evaluations += 1
         scale = (1.0 + sigma * sigma) ** -0.5
-        x = sample.flatten(1).double() / scale
-        which = (encoder_hidden_states.flatten() if encoder_hidden_states is not None
-                 else torch.ones(sample.shape[0])).round().long()
-        denoised = torch.empty_like(x)
+        x = sample.flatten(1).double().numpy() / scale
+        conditional = (encoder_hidden_states.flatten().numpy() > 0.5 if encoder_hidden_states is not None
+                       else np.ones(sample.shape[0], dtype=bool))
+        if self.distributions[0] is self.distributions[1]:
+            conditional = np.ones_like(conditional)
+        denoised = np.empty_like(x)
         for label, distribution in self.distributions.items():
-            rows = which == label
-            if rows.any():
-                exact = distribution.flow if self.consistency else distribution.denoise
-                denoised[rows] = exact(x[rows], sigma)
+            rows = conditional if label == 1 else ~conditional
+            if rows.all():
+                denoised = self._exact(distribution, x, sigma)
+            elif rows.any():
+                denoised[rows] = self._exact(distribution, x[rows], sigma)
+        denoised, x = torch.from_numpy(denoised), torch.from_numpy(x)
         output = self.schedule.from_denoised(denoised.float(), (x * scale).float(), sigma)
         output = output.view_as(sample).to(sample.dtype)
         return (output,) if not return_dict else SimpleNamespace(sample=output)
@@ -160,22 +187,22 @@ def gaussian_w2(mean_a, cov_a, mean_b, cov_b) -> float:
     return float(np.sqrt(max(squared, 0.0)))
 
 
-def sliced_w2(a: np.ndarray, b: np.ndarray, projections: int = 64, seed: int = 0) -> float:
+def sliced_w2(a: np.ndarray, b: np.ndarray, projections: int = 24, seed: int = 0) -> float:
     """Sliced 2-Wasserstein distance between two equal-size samples (rows)."""
     rng = np.random.default_rng(seed)
     directions = rng.normal(size=(projections, a.shape[1]))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    pa, pb = np.sort(a @ directions.T, axis=0), np.sort(b @ directions.T, axis=0)
+    pa, pb = np.sort(_matmul(a, directions.T), axis=0), np.sort(_matmul(b, directions.T), axis=0)
     return float(np.sqrt(np.mean((pa - pb) ** 2)))
 
 
 def component_weights(samples: np.ndarray, mixture: GaussianMixture) -> np.ndarray:
     """Share of the samples each component explains (mean responsibility at sigma 0)."""
-    x = torch.as_tensor(samples, dtype=torch.float64)
     log_r = []
     for w, mu, cov in zip(mixture.weights, mixture.means, mixture.covariances):
-        inverse = torch.as_tensor(np.linalg.inv(cov))
-        centred = x - torch.as_tensor(mu)
-        _, logdet = np.linalg.slogdet(cov)
-        log_r.append(np.log(w) - 0.5 * (torch.einsum("ni,ij,nj->n", centred, inverse, centred) + logdet))
-    return torch.softmax(torch.stack(log_r), dim=0).mean(dim=1).numpy()
+        centred = samples - mu
+        mahalanobis = _mahalanobis(centred, np.linalg.inv(cov))
+        log_r.append(np.log(w) - 0.5 * (mahalanobis + np.linalg.slogdet(cov)[1]))
+    log_r = np.stack(log_r)
+    r = np.exp(log_r - log_r.max(axis=0))
+    return (r / r.sum(axis=0)).mean(axis=1)
