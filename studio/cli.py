@@ -11,6 +11,7 @@ from pathlib import Path
 
 import studio
 from studio.core.errors import JobCancelled, StudioError
+from studio.engine.bench import add_bench_parser, command_bench
 from studio.plugins import cli as plugins_cli
 
 EXIT_BAD_INPUT = 2
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("folders", type=Path, nargs="+")
 
     plugins_cli.add_subcommand(commands)
+    add_bench_parser(commands)
     commands.add_parser("doctor", help="what Studio found (Python, torch, GPU, resources, models, plugins) and how to fix what is missing")
     gui = commands.add_parser("gui", help="open the window (the default)")
     gui.add_argument("pictures", nargs="*", type=Path, help="pictures to open")
@@ -116,6 +118,7 @@ COMMANDS = {
     "models": _command_models,
     "doctor": _command_doctor,
     "plugins": plugins_cli.run,
+    "bench": command_bench,
     "gui": _command_gui,
     None: _command_gui,
 }

@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from studio.engine.speed import preferred_dtype
+
 
 def pick_device() -> torch.device:
     """STUDIO_DEVICE overrides; else the first of CUDA, Apple MPS, CPU."""
@@ -22,4 +24,4 @@ def pick_dtype(device: torch.device) -> torch.dtype:
     """Half precision where the device computes it fast, full precision on CPU."""
     if wanted := os.environ.get("STUDIO_DTYPE"):
         return getattr(torch, wanted)
-    return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+    return preferred_dtype(device)  # engine/speed.py: bf16 on Ampere and later, fp16 older GPUs/Apple, fp32 CPU

@@ -10,6 +10,7 @@ import torch
 from studio.engine.device import pick_device, pick_dtype
 from studio.engine.loading import LoadedModel, load_model
 from studio.engine.memory import choose_policy, lower_policy, model_bytes, release_cached_memory
+from studio.engine.speed import release_compiled
 
 
 class ModelStore:
@@ -31,6 +32,7 @@ class ModelStore:
             if self._key != key:
                 self._loaded = None
                 self._controlnets.clear()
+                release_compiled()  # engine/speed.py: the old model's compiled graphs and CUDA-graph memory
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
                 # load on the CPU, then decide what goes on the GPU: a model that does not fit never gets there

@@ -6,6 +6,7 @@ import diffusers
 
 from studio.engine.loading import LoadedModel
 from studio.engine.memory import apply_policy
+from studio.engine.speed import optimize_pipeline, speed_settings
 
 CONTROLNET_PIPELINE_CLASSES = {
     ("controlnet", False): "StableDiffusionControlNetPipeline",
@@ -44,4 +45,5 @@ def build_pipeline(model: LoadedModel, task: str, scheduler, controlnet=None):
         pipe = cls(**parts, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     apply_policy(pipe, model.memory_policy, model.device)
+    optimize_pipeline(pipe, speed_settings(model))  # engine/speed.py: compile, channels_last… (all off on CPU)
     return pipe

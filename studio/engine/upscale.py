@@ -16,6 +16,7 @@ from studio.engine.preview import latents_to_preview
 from studio.engine.progress import Progress
 from studio.engine.task import TaskCall
 from studio.engine.samplers import make_scheduler
+from studio.engine.speed import optimize_pipeline, speed_settings
 from studio.engine.tiling import TiledUNet
 
 SCALE = 4
@@ -61,6 +62,7 @@ def _upscale_one(model, recipe, picture, seed, item, items, on_progress, cancel)
         **parts, unet=tiled, scheduler=make_scheduler(recipe.sampler, model.scheduler_config)
     )
     pipe.set_progress_bar_config(disable=True)
+    optimize_pipeline(pipe, speed_settings(model))  # engine/speed.py: compile, channels_last… (all off on CPU)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     padded = _pad_to_multiple(picture)
     with torch.inference_mode():

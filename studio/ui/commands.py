@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QToolBar
 
 from studio.core.brush import bigger, smaller
+from studio.ui.plugin_manager import open_plugin_manager, show_recipe_notices
 from studio.ui.theme import icon
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ class Commands:
         self.invert_mask = a("&Invert mask", w.invert_mask, ["Ctrl+I"], icon_name="invert")
         self.clear_mask = a("&Clear mask", w.clear_mask, ["Delete"], icon_name="clear")
         self.fill_mask = a("&Fill mask", w.fill_mask, ["Shift+Delete"])
+        self.plugins = a("&Plugins…", lambda: open_plugin_manager(w), (),
+                         "Samplers and guidance types: install, enable, disable, remove")
+        show_recipe_notices(w)
         self.brush = a("&Brush", lambda: w.set_erasing(False), ["B"], "Paint the mask (B)", "brush")
         self.eraser = a("&Eraser", lambda: w.set_erasing(True), ["E"], "Erase the mask (E)", "eraser")
         self.swap_tool = a("Swap brush and eraser", lambda: w.set_erasing(not w.canvas.erasing), ["X"])
@@ -85,7 +89,8 @@ class Commands:
         menus = {
             "&File": [self.open, self.paste, self.export, SEPARATOR, self.batch_export, self.open_batch, SEPARATOR,
                       self.add_checkpoint, self.add_folder, self.rescan, SEPARATOR, self.quit],
-            "&Edit": [self.undo, self.redo, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask],
+            "&Edit": [self.undo, self.redo, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask, SEPARATOR,
+                      self.plugins],
             "&Brush": [self.brush, self.eraser, self.swap_tool, SEPARATOR, self.bigger, self.smaller, self.harder, self.softer],
             "&View": [self.fit, self.actual_size, self.zoom_in, self.zoom_out, SEPARATOR, self.show_mask],
             "&Job": [self.generate, self.cancel, self.apply],

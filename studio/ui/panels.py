@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio import plugins
 from studio.core.recipe import TASKS, Recipe
 from studio.plugins import builtins
 from studio.ui.control_panel import ControlPanel
 from studio.ui.fields import SeedField, SliderField
 from studio.ui.model_panel import describe
+from studio.ui.plugin_params import ParameterForm
 from studio.ui.upscale_panel import UpscaleOptions
 
 TASK_LABELS = {"inpaint": "Inpaint", "sdedit": "Image to image (SDEdit)", "controlnet": "ControlNet", "upscale": "Upscale"}
@@ -58,14 +60,54 @@ def available_tasks() -> list[str]:
 
 
 def sampler_choices() -> list[tuple[str, str]]:
-    """(id, label) of every sampler the registry offers."""
-    return [(sampler.id, sampler.label) for sampler in builtins.BUILTIN_SAMPLERS.values()]
+    """(id, label) of every usable sampler the plugin registry offers (built-ins first)."""
+    try:
+        return plugins.sampler_choices() or _builtin_samplers()
+    except plugins.PluginError:
+        return _builtin_samplers()
 
 
 def guidance_choices() -> list[tuple[str, str]]:
-    """(id, label) of the guidance types: the registry's when it has them, else plain CFG."""
+    """(id, label) of the usable guidance types: the registry's, else the built-in ones."""
+    try:
+        return plugins.guidance_choices() or _builtin_guidance()
+    except plugins.PluginError:
+        return _builtin_guidance()
+
+
+def _builtin_samplers() -> list[tuple[str, str]]:
+    return [(sampler.id, sampler.label) for sampler in builtins.BUILTIN_SAMPLERS.values()]
+
+
+def _builtin_guidance() -> list[tuple[str, str]]:
     table = getattr(builtins, "BUILTIN_GUIDANCE", None) or DEFAULT_GUIDANCE
     return [(key, getattr(value, "label", value)) for key, value in table.items()]
+
+
+def parameter_specs(kind: str, name: str | None) -> tuple:
+    """The plugin's parameter specs; none when it is unknown, disabled or unusable."""
+    if not name:
+        return ()
+    try:
+        return plugins.parameter_specs(kind, name)
+    except plugins.PluginError:
+        return ()
+
+
+def plugin_missing_note(kind: str, name: str, fallback: str) -> str:
+    """Why a recipe's sampler or guidance type cannot be shown, for the message bar."""
+    what = "sampler" if kind == "sampler" else "guidance type"
+    try:
+        info = plugins.default_registry().find(name, kind)
+    except plugins.PluginError:
+        info = None
+    if info is None:
+        why = "is not installed (Edit → Plugins… installs plugins)"
+    elif not info.enabled:
+        why = "is disabled (Edit → Plugins… enables it)"
+    else:
+        why = f"cannot be used ({info.status})"
+    return f"The recipe's {what} '{name}' {why}: using {fallback} instead."
 
 
 def _prompt_box(placeholder: str, lines: int) -> QPlainTextEdit:
@@ -92,6 +134,7 @@ def _select(combo: QComboBox, key: Any) -> bool:
 
 class RecipePanel(QWidget):
     changed = Signal()
+    notice = Signal(str)  # something the person should know (a recipe's plugin that is not here)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -101,6 +144,9 @@ class RecipePanel(QWidget):
         self.negative_prompt = _prompt_box("What to avoid (negative prompt)", 2)
         self.sampler = _combo(sampler_choices())
         self.guidance_type = _combo(guidance_choices())
+        self.sampler_params = ParameterForm()
+        self.guidance_params = ParameterForm()
+        self.recipe_notes: list[str] = []  # what show_recipe could not restore (a plugin that is not here)
         self.steps = SliderField(1, 1000, 30, soft_maximum=100)
         self.guidance = SliderField(0.0, 100.0, 7.5, decimals=1, step=0.5, soft_maximum=20.0)
         self.strength = SliderField(0.0, 1.0, 1.0, decimals=2, step=0.05)
@@ -123,6 +169,8 @@ class RecipePanel(QWidget):
         self._lay_out()
         self._connect()
         _select(self.sampler, Recipe.sampler)
+        self._show_sampler_params()
+        self._show_guidance_params()
         self._sync_enabled()
         self._show_task()
 
@@ -138,7 +186,9 @@ class RecipePanel(QWidget):
         form = QFormLayout(sampling)
         self.sampling_form = form
         form.addRow("Sampler", self.sampler)
+        form.addRow(self.sampler_params)
         form.addRow("Guidance type", self.guidance_type)
+        form.addRow(self.guidance_params)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Strength", self.strength)
@@ -175,8 +225,11 @@ class RecipePanel(QWidget):
             self.custom_size.toggled, self.width_field.valueChanged, self.height_field.valueChanged,
             self.mask_grow.valueChanged, self.mask_feather.valueChanged, self.inpaint_area.currentIndexChanged,
             self.mask_padding.valueChanged, self.controls.changed, self.upscale.changed,
+            self.sampler_params.changed, self.guidance_params.changed,
         ):
             signal.connect(self.changed)
+        self.sampler.currentIndexChanged.connect(self._show_sampler_params)
+        self.guidance_type.currentIndexChanged.connect(self._show_guidance_params)
         self.changed.connect(self._sync_enabled)
         self.task.currentIndexChanged.connect(self._show_task)
 
@@ -204,6 +257,8 @@ class RecipePanel(QWidget):
         self.controls.set_required(task == "controlnet")
         self.sampling_form.setRowVisible(self.strength, task in TASKS_USING_STRENGTH)
         self.sampling_form.setRowVisible(self.guidance_type, not upscaling)  # the upscaler's own guidance is CFG
+        self.sampling_form.setRowVisible(self.sampler_params, bool(self.sampler_params.specs))
+        self.sampling_form.setRowVisible(self.guidance_params, bool(self.guidance_params.specs) and not upscaling)
         self.sampling_form.setRowVisible(self.size_row, not upscaling)  # its result is 4× the picture
         optional = task == "sdedit"
         self.mask_group.setTitle("Mask (optional)" if optional else "Mask")
@@ -226,6 +281,39 @@ class RecipePanel(QWidget):
     def current_task(self) -> str:
         return self.task.currentData()
 
+    # Sampler and guidance plugins
+
+    def _show_sampler_params(self) -> None:
+        """The chosen sampler's own fields, at their defaults."""
+        self.sampler_params.set_specs(parameter_specs("sampler", self.sampler.currentData()))
+        self._show_task()
+
+    def _show_guidance_params(self) -> None:
+        self.guidance_params.set_specs(parameter_specs("guidance", self.guidance_type.currentData()))
+        self._show_task()
+
+    def reload_plugins(self) -> None:
+        """Fill the sampler and guidance lists again (a plugin was installed, enabled, disabled or removed):
+        the choice and its values stay when the plugin is still usable, else the default comes back."""
+        for combo, choices, form, kind, default in (
+            (self.sampler, sampler_choices(), self.sampler_params, "sampler", Recipe.sampler),
+            (self.guidance_type, guidance_choices(), self.guidance_params, "guidance", Recipe.guidance_type),
+        ):
+            current, values = combo.currentData(), form.values()
+            combo.blockSignals(True)
+            combo.clear()
+            for key, label in choices:
+                combo.addItem(label, key)
+            kept = _select(combo, current)
+            if not kept and not _select(combo, default):
+                combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+            form.set_specs(parameter_specs(kind, combo.currentData()))
+            if kept:
+                form.set_values(values)
+        self._show_task()
+        self.changed.emit()
+
     # The recipe's values
 
     def recipe_values(self, next_seed: bool = False) -> dict[str, Any]:
@@ -240,6 +328,7 @@ class RecipePanel(QWidget):
             "guidance": float(self.guidance.value()),
             "seed": self.seed.seed_for_next_job() if next_seed else self.seed.seed,
             "sampler": self.sampler.currentData(),
+            "sampler_params": self.sampler_params.changed_values(),
             "variations": self.variations.value(),
             "width": _multiple_of_8(self.width_field.value()) if custom else None,
             "height": _multiple_of_8(self.height_field.value()) if custom else None,
@@ -248,6 +337,7 @@ class RecipePanel(QWidget):
             values["strength"] = float(self.strength.value())
         if task != "upscale":
             values["guidance_type"] = self.guidance_type.currentData()
+            values["guidance_params"] = self.guidance_params.changed_values()
         if task in TASKS_USING_MASK:
             values.update(
                 mask_grow=self.mask_grow.value(),
@@ -279,6 +369,8 @@ class RecipePanel(QWidget):
             "custom_size": self.custom_size.isChecked(),
             "size": [self.width_field.value(), self.height_field.value()],
             "guidance_type": self.guidance_type.currentData(),
+            "sampler_params": self.sampler_params.changed_values(),
+            "guidance_params": self.guidance_params.changed_values(),
             "controlnet": self.controls.state(),
             "upscale": self.upscale.state(),
         }
@@ -297,6 +389,8 @@ class RecipePanel(QWidget):
             "seed_locked": lambda v: setattr(self.seed, "locked", bool(v)),
             "sampler": lambda v: _select(self.sampler, v),
             "guidance_type": lambda v: _select(self.guidance_type, v),
+            "sampler_params": self.sampler_params.set_values,
+            "guidance_params": self.guidance_params.set_values,
             "variations": self.variations.setValue,
             "custom_size": lambda v: self.custom_size.setChecked(bool(v)),
             "size": lambda v: (self.width_field.setValue(int(v[0])), self.height_field.setValue(int(v[1]))),
@@ -307,7 +401,8 @@ class RecipePanel(QWidget):
             "controlnet": self.controls.restore,
             "upscale": self.upscale.restore,
         }
-        for name, value in state.items():
+        # the plugins' values after the plugins themselves (choosing one resets its fields)
+        for name, value in sorted(state.items(), key=lambda item: item[0].endswith("_params")):
             setter = setters.get(name)
             if setter is None or value is None:
                 continue
@@ -327,6 +422,15 @@ class RecipePanel(QWidget):
             state["size"] = [recipe.width, recipe.height]
         legacy = recipe.extras.get("guidance_type")  # recipes written before guidance_type was a field
         state["guidance_type"] = legacy if recipe.guidance_type == "cfg" and legacy else recipe.guidance_type
+        state.update(sampler_params=dict(recipe.sampler_params), guidance_params=dict(recipe.guidance_params))
+        self.recipe_notes = []
+        for kind, combo, key, default in (("sampler", self.sampler, "sampler", Recipe.sampler),
+                                          ("guidance", self.guidance_type, "guidance_type", Recipe.guidance_type)):
+            if combo.findData(state[key]) < 0:  # a plugin that is not installed here, or disabled
+                fallback = default if combo.findData(default) >= 0 else combo.itemData(0)
+                label = combo.itemText(max(0, combo.findData(fallback)))
+                self.recipe_notes.append(plugin_missing_note(kind, state[key], label))
+                state[key], state[f"{key.partition('_')[0]}_params"] = fallback, {}
         state["upscale"] = {"noise_level": recipe.noise_level, "tile_size": recipe.tile_size,
                             "tile_overlap": recipe.tile_overlap}
         if recipe.task == "upscale":
@@ -338,6 +442,8 @@ class RecipePanel(QWidget):
         elif recipe.task in TASKS_USING_CONTROLNETS:
             state["controlnet"] = {"use": False}
         self.restore(state)
+        if self.recipe_notes:
+            self.notice.emit(" ".join(self.recipe_notes))
 
 
 def _multiple_of_8(value: int) -> int:
