@@ -77,7 +77,7 @@ class BatchWorker(QObject):
         except JobCancelled:
             self._index_what_is_there(request)
             self.cancelled.emit(batch)
-        except Exception as error:  # noqa: BLE001: reported to the window; the worker lives on
+        except BaseException as error:  # noqa: BLE001: anything (a plugin's SystemExit too) is reported; the worker lives on
             log.exception("batch %s failed", batch)
             self._index_what_is_there(request)
             self.failed.emit(batch, describe_error(error))

@@ -1,10 +1,12 @@
-"""File dialogs. Each returns a path or None; the window's own methods take paths, so tests skip the dialogs."""
+"""File dialogs and questions. Each returns a path (or None) or an answer; the window's own methods take paths
+and answers, so tests skip the dialogs."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif);;All files (*)"
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors);;Pickle checkpoints (*.ckpt *.pt);;All files (*)"
@@ -36,3 +38,26 @@ def ask_export_path(parent: QWidget, folder: str | None, name: str) -> Path | No
         return None
     path = Path(path)
     return path if path.suffix.lower() == ".png" else path.with_suffix(path.suffix + ".png")
+
+
+def saved_time(saved_at: float, now: float | None = None) -> str:
+    """HH:MM, with the day when it was not today."""
+    saved, today = time.localtime(saved_at), time.localtime(now if now is not None else time.time())
+    if saved[:3] == today[:3]:
+        return time.strftime("%H:%M", saved)
+    return time.strftime("%H:%M on %d %b %Y", saved)
+
+
+def ask_recovery(parent: QWidget, saved_at: float) -> bool:
+    """After a crash: True to restore the autosaved work, False to discard it. Closing the question without an
+    answer restores: only Discard throws the work away."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Restore your work?")
+    box.setText(f"Studio closed unexpectedly. Restore your picture, mask, layers and results from {saved_time(saved_at)}?")
+    restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(restore)
+    box.setEscapeButton(restore)
+    box.exec()
+    return box.clickedButton() is not discard

@@ -11,6 +11,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import (
@@ -26,12 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.autosave import Snapshot
 from studio.core.brush import Brush
-from studio.core.document import Document
-from studio.core.layers import LayeredDocument
+from studio.core.document import Document, changed_box
+from studio.core.layers import LayeredDocument, control_layer
 from studio.core.metadata import write_png
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.ui import dialogs
+from studio.ui.autosaver import DocumentAutosave
 from studio.ui.batch_controller import BatchController
 from studio.ui.canvas import CanvasView
 from studio.ui.commands import Commands
@@ -46,10 +49,11 @@ from studio.ui.qimage import qimage_to_rgb
 from studio.ui.results_strip import ResultsStrip
 from studio.ui.tool_options import BrushOptions
 from studio.ui.welcome import WelcomePage
-from studio.ui.worker import Backend, GeneratedResult, GenerateRequest, WorkerThread
+from studio.ui.worker import Backend, GeneratedResult, GenerateRequest, WorkerThread, thumbnail
 
 log = logging.getLogger(__name__)
 SAVE_DELAY_MS = 800
+MAP_LAYER = "control-"  # a control map in an autosave: "control-<n>", n the unit's place in the ControlNet panel
 
 
 class MainWindow(QMainWindow):
@@ -75,6 +79,9 @@ class MainWindow(QMainWindow):
         self.control_maps = ControlMapsController(self.recipe_panel.controls, self.canvas, self.worker,
                                                   lambda: self.document, self.show_message, self._show_status, self)
         self.batches = BatchController(self, self._job_inputs)
+        self.autosave = DocumentAutosave(self._snapshot, parent=self)
+        self.recovery_prompt = lambda saved_at: dialogs.ask_recovery(self, saved_at)  # tests answer it themselves
+        self._recovery_offered = False
         self.commands = Commands(self)
         self.commands.install_menus()
         self.commands.install_toolbars(self.brush_options)
@@ -157,6 +164,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.canvas.edited.connect(lambda change: self._update_commands())
+        self.canvas.edited.connect(lambda change: self._document_changed())
         self.canvas.zoom_changed.connect(lambda zoom: self.zoom_label.setText(f"{zoom * 100:.0f}%"))
         self.canvas.cursor_moved.connect(self._show_position)
         self.canvas.files_dropped.connect(lambda paths: self.open_picture(paths[0]))
@@ -170,13 +178,16 @@ class MainWindow(QMainWindow):
         self.models.listed.connect(self.recipe_panel.set_models)
         self.recipe_panel.controls.add_model_requested.connect(self.models.ask_add_checkpoint)
         self.control_maps.edited.connect(self._update_commands)
+        self.control_maps.edited.connect(self._document_changed)
         self.recipe_panel.upscale.add_model_requested.connect(self.models.ask_add_folder)
         self.recipe_panel.task.currentIndexChanged.connect(self._task_changed)
         self.models.loading.connect(self.jobs.model_loading)
         self.models.loading.connect(self._model_loading)
         self.recipe_panel.changed.connect(self._schedule_save)
+        self.recipe_panel.changed.connect(self._document_changed)
         self.jobs.started.connect(self._job_started)
         self.jobs.results_ready.connect(self._results_ready)
+        self.jobs.results_ready.connect(lambda results: self._document_changed())
         self.jobs.ended.connect(self._job_ended)
         self.results.selection_changed.connect(self._result_selected)
         self.results.apply_requested.connect(self.apply_result)
@@ -185,6 +196,7 @@ class MainWindow(QMainWindow):
         self.pictures.failed.connect(lambda path, message: self.show_message(message, ERROR))
         self.pictures.busy.connect(self._picture_busy)
         self._save_timer.timeout.connect(self.save_settings)
+        self.autosave.failed.connect(lambda message: self.show_message(message, WARNING))
         self.setAcceptDrops(True)
 
     # Settings
@@ -251,6 +263,7 @@ class MainWindow(QMainWindow):
     def _models_changed(self) -> None:
         self._update_commands()
         self._schedule_save()
+        self._document_changed()
 
     def _model_loading(self, loading: bool) -> None:
         self._show_status("Loading the model…" if loading else "", 0 if loading else 3000)
@@ -308,6 +321,7 @@ class MainWindow(QMainWindow):
         self.control_maps.show_view()
         self._update_title()
         self._update_commands()
+        self._document_changed()
 
     def dragEnterEvent(self, event) -> None:
         self.canvas.dragEnterEvent(event)
@@ -369,6 +383,7 @@ class MainWindow(QMainWindow):
         self.control_maps.sync()
         self._update_title()
         self._update_commands()
+        self._document_changed()
 
     def undo(self) -> None:
         self._edit(lambda: self.document.undo())
@@ -427,6 +442,7 @@ class MainWindow(QMainWindow):
         self.results.set_results(results)
         if results:
             self.results.select(0)
+        self._document_changed()
 
     def _result_for(self, index: int) -> GeneratedResult | None:
         return self.results.results[index] if 0 <= index < len(self.results.results) else None
@@ -497,19 +513,110 @@ class MainWindow(QMainWindow):
         """Work that may wait until the window is on screen: the engine (and torch) load only now."""
         if self.document is not None:
             self.canvas.fit_to_window()
+        self.offer_recovery()
         self.models.preload = self.preload_models
         if self.preload_models:
             self.models.load_chosen()
 
     def closeEvent(self, event) -> None:
         self.canvas.end_stroke()
+        self.autosave.stop()
         self.save_settings()
         self.hide()  # gone from the screen at once, even if a model load must finish before the worker ends
         QApplication.processEvents()
         self.batches.cancel()
         self.worker.stop()
         self.pictures.wait()
+        self.autosave.discard()  # a clean quit: nothing to offer back at the next launch
+        self.autosave.release()
         super().closeEvent(event)
+
+    # Autosave and recovery
+
+    def _document_changed(self) -> None:
+        """The picture, mask, maps, results or panels changed: an autosave follows after a quiet moment."""
+        self.autosave.schedule()
+
+    def _snapshot(self) -> Snapshot | None:
+        """The open document as it is now (copies: the user keeps painting while it is written); None without one."""
+        document = self.document
+        if document is None:
+            return None
+        layers = {}
+        for place, unit in enumerate(self.recipe_panel.controls.units, 1):
+            pixels = document.layers.get(control_layer(unit.key))
+            if pixels is not None:
+                layers[f"{MAP_LAYER}{place}"] = pixels.copy()
+        recipe = {**self.recipe_panel.state(), "model": self.models.current,
+                  "picture_is_original": document.picture_is_original,
+                  "results_fit": self._results_document is document}
+        results = [(result.pixels, result.metadata) for result in self.results.results]  # never changed in place
+        source = str(document.source) if document.source is not None else None
+        return Snapshot(document.picture.copy(), document.mask.copy(), layers, results, recipe, source)
+
+    def offer_recovery(self) -> bool:
+        """Once, when the window first shows: if the last Studio did not quit cleanly, offer its autosaved work back
+        (Restore or Discard); then start autosaving. True when the work was restored."""
+        if self._recovery_offered:
+            return False
+        self._recovery_offered = True
+        restored = False
+        if not self.autosave.claim():
+            self.show_message("Another Studio window is open: autosave is on in that one only.", INFO)
+            return False
+        snapshot = self.autosave.load() if self.autosave.pending() else None
+        if snapshot is not None:
+            if self.recovery_prompt(snapshot.saved_at):
+                restored = self._restore_snapshot(snapshot)
+            if restored:
+                self.autosave.dirty = False  # what is on screen is what is on disk
+            else:
+                self.autosave.discard()
+        self.autosave.start()
+        return restored
+
+    def _restore_snapshot(self, snapshot: Snapshot) -> bool:
+        recipe = dict(snapshot.recipe)
+        try:
+            self._list_models_of(recipe)
+            self.recipe_panel.restore(recipe)
+            self._task_changed()
+            model = recipe.get("model")
+            if isinstance(model, str) and self.models.is_listed(model) and model != self.models.current:
+                self.models.choose(model)
+            source = Path(snapshot.source) if snapshot.source else None
+            document = LayeredDocument(np.array(snapshot.picture, np.uint8), source=source,
+                                       mask=np.array(snapshot.mask, np.uint8))
+            if not recipe.get("picture_is_original", True) or (source is not None and not source.is_file()):
+                document.picture_revision = 1  # not the file's pixels (or no file): a job names a saved copy
+            units = self.recipe_panel.controls.units
+            for name, pixels in snapshot.layers.items():
+                place = name[len(MAP_LAYER):] if name.startswith(MAP_LAYER) else ""
+                if place.isdigit() and 1 <= int(place) <= len(units) and pixels.shape == document.picture.shape:
+                    document.layers[control_layer(units[int(place) - 1].key)] = np.array(pixels, np.uint8)
+            results = [GeneratedResult(np.array(pixels, np.uint8), meta, [],
+                                       changed_box(document.picture, pixels) if pixels.shape == document.picture.shape else None,
+                                       thumbnail(pixels))
+                       for pixels, meta in snapshot.results if meta is not None]
+        except (ValueError, TypeError, KeyError) as error:
+            log.exception("restoring the autosave failed")
+            self.show_message(f"Your autosaved work could not be restored ({error}).", ERROR)
+            return False
+        self.set_document(document)
+        if results:
+            self._results_document = document if recipe.get("results_fit", True) else None
+            self.results.set_results(results)
+        self.show_message(f"Restored your work from {dialogs.saved_time(snapshot.saved_at)}.", INFO)
+        return True
+
+    def _list_models_of(self, recipe: dict) -> None:
+        """The checkpoints an autosaved session used, listed again if the settings did not keep them (a crash can
+        come before the settings are saved), so the panels can choose them."""
+        units = (recipe.get("controlnet") or {}).get("units") if isinstance(recipe.get("controlnet"), dict) else None
+        models = [unit.get("model") for unit in units or [] if isinstance(unit, dict)] + [recipe.get("model")]
+        for model in models:
+            if isinstance(model, str) and model and Path(model).is_file() and not self.models.is_listed(model):
+                self.models.add_checkpoint(model, quiet=True)
 
 
 def _brush_from(values: dict) -> Brush:

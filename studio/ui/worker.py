@@ -136,12 +136,17 @@ def _resolved(path: str) -> str:
 
 
 def describe_error(error: BaseException) -> str:
-    """One line for the message bar."""
+    """One line for the message bar, whatever was raised (a plugin may raise anything, even SystemExit)."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001: an exception whose str() fails still gets a message
+        text = ""
     if isinstance(error, StudioError):
-        return str(error)
+        return text or type(error).__name__
     if isinstance(error, MemoryError) or "OutOfMemory" in type(error).__name__:
         return "Out of memory: try a smaller size, fewer variations, or 'only masked' with less padding."
-    return f"The job failed ({type(error).__name__}: {error}). Your picture and mask are unchanged."
+    what = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return f"The job failed ({what}). Your picture and mask are unchanged."
 
 
 def thumbnail(pixels: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
@@ -177,7 +182,7 @@ class Worker(QObject):
     def load_model(self, path: str) -> None:
         try:
             self._ensure_model(path)
-        except Exception:  # noqa: BLE001: reported through model_failed; the worker lives on
+        except BaseException:  # noqa: BLE001: reported through model_failed; the worker lives on
             pass
 
     def _ensure_model(self, path: str) -> None:
@@ -187,7 +192,7 @@ class Worker(QObject):
         self.model_loading.emit(path)
         try:
             self.backend.load_model(path)
-        except Exception as error:
+        except BaseException as error:
             log.exception("loading %s failed", path)
             self.model_failed.emit(path, describe_error(error))
             raise
@@ -209,7 +214,8 @@ class Worker(QObject):
             generated = [to_generated(result, request.picture) for result in results]
         except JobCancelled:
             self.cancelled.emit(job)
-        except Exception as error:  # noqa: BLE001
+        except BaseException as error:  # noqa: BLE001: anything a job raises (MemoryError, a plugin's SystemExit…)
+            # is a failed job, never the end of the worker thread or of the app
             log.exception("job %s failed", job)
             self.failed.emit(job, describe_error(error))
         else:
@@ -220,7 +226,7 @@ class Worker(QObject):
         try:
             pixels = self.backend.control_map(request.picture, request.preprocessor, request.params)
             pixels = _fitted(np.asarray(pixels, np.uint8), request.picture.shape)
-        except Exception as error:  # noqa: BLE001: reported; the worker lives on
+        except BaseException as error:  # noqa: BLE001: reported; the worker lives on
             log.exception("control map %s failed", request.preprocessor)
             self.control_map_failed.emit(request, describe_error(error))
         else:

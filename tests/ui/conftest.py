@@ -16,7 +16,19 @@ from tests.ui.fakes import FakeBackend
 def user_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("STUDIO_AUTOSAVE_DIR", str(tmp_path / "autosave"))
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_recovery_dialog(monkeypatch):
+    """A modal question would hang an offscreen test: a test that expects one answers it (window.recovery_prompt)."""
+    from studio.ui import dialogs
+
+    def unexpected(parent, saved_at):
+        raise AssertionError("unexpected recovery question: an autosave was left by an earlier window")
+
+    monkeypatch.setattr(dialogs, "ask_recovery", unexpected)
 
 
 @pytest.fixture
