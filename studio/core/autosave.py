@@ -53,11 +53,12 @@ class Autosave:
         work = Path(tempfile.mkdtemp(prefix=".saving-", dir=self.root))
         _save_png(work / "picture.png", snapshot.picture)
         _save_png(work / "mask.png", snapshot.mask)
-        for name, pixels in snapshot.layers.items():
-            _save_png(work / f"layer-{name}.png", pixels)
+        names = sorted(snapshot.layers)
+        for index, name in enumerate(names):  # files by position: layer names may hold any character
+            _save_png(work / f"layer-{index:03d}.png", snapshot.layers[name])
         for index, (pixels, meta) in enumerate(snapshot.results):
             write_png(work / f"result-{index:03d}.png", pixels, meta)
-        state = {"recipe": snapshot.recipe, "source": snapshot.source, "layers": sorted(snapshot.layers),
+        state = {"recipe": snapshot.recipe, "source": snapshot.source, "layers": names,
                  "results": len(snapshot.results), "saved_at": time.time()}
         (work / STATE).write_text(json.dumps(state))
         final = self.root / f"snapshot-{time.time_ns()}"
@@ -86,7 +87,8 @@ class Autosave:
             return None
         try:
             state = json.loads((folder / STATE).read_text())
-            layers = {name: np.asarray(Image.open(folder / f"layer-{name}.png")) for name in state["layers"]}
+            layers = {name: np.asarray(Image.open(folder / f"layer-{index:03d}.png"))
+                      for index, name in enumerate(state["layers"])}
             results = []
             for index in range(state["results"]):
                 path = folder / f"result-{index:03d}.png"

@@ -12,7 +12,8 @@ def snapshot(value: int) -> Snapshot:
     return Snapshot(
         picture=rng.integers(0, 255, (20, 30, 3), dtype=np.uint8),
         mask=rng.integers(0, 2, (20, 30), dtype=np.uint8) * 255,
-        layers={"control": rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)},
+        layers={"control": rng.integers(0, 255, (20, 30, 3), dtype=np.uint8),
+                "map:2/edges": rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)},
         results=[(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8), ResultMetadata(RECIPE, {"image": "x"}))],
         recipe={"prompt": f"take {value}"},
         source="/pictures/p.png",
@@ -24,7 +25,8 @@ def test_a_snapshot_comes_back_exactly(tmp_path):
     Autosave(tmp_path).save(saved)
     back = Autosave(tmp_path).load()
     assert np.array_equal(back.picture, saved.picture) and np.array_equal(back.mask, saved.mask)
-    assert np.array_equal(back.layers["control"], saved.layers["control"])
+    assert back.layers.keys() == saved.layers.keys()
+    assert all(np.array_equal(back.layers[name], saved.layers[name]) for name in saved.layers)
     assert np.array_equal(back.results[0][0], saved.results[0][0]) and back.results[0][1].recipe == RECIPE
     assert back.recipe == {"prompt": "take 1"} and back.source == "/pictures/p.png" and back.saved_at > 0
 
