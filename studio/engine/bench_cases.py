@@ -28,7 +28,7 @@ from studio.core.recipe import Recipe, parse_recipe
 from studio.core.regions import plan_region
 from studio.engine.jobs import inputs_from_arrays, run_recipe
 from studio.engine.memory import is_out_of_memory
-from studio.engine.pipelines import CONTROLNET_PIPELINE_CLASSES, PIPELINE_CLASSES
+from studio.engine.pipelines import assemble_pipeline
 from studio.engine.samplers import make_scheduler
 from studio.engine.upscale import SCALE, _pad_to_multiple
 
@@ -202,26 +202,8 @@ class SamplingCase:
 
 
 def stock_pipeline(model, task: str, scheduler, controlnet=None):
-    """The task's diffusers pipeline class with its default settings around the model's components. The options
-    are the ones Studio passes too; they follow from the weights (no safety checker or watermark, SDXL inpaint and
-    img2img UNets trained without the aesthetic score), not from speed."""
-    xl = model.family.startswith("sdxl")
-    classes = CONTROLNET_PIPELINE_CLASSES if controlnet is not None else PIPELINE_CLASSES
-    cls = getattr(diffusers, classes[(task, xl)])
-    parts = dict(model.components, scheduler=scheduler)
-    if controlnet is not None:
-        parts["controlnet"] = controlnet
-    if xl:
-        options = {"add_watermarker": False}
-        if task == "inpaint":
-            options["force_zeros_for_empty_prompt"] = False
-        if task in ("inpaint", "sdedit"):
-            options["requires_aesthetics_score"] = False
-        pipe = cls(**parts, **options)
-    else:
-        pipe = cls(**parts, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    """The task's diffusers pipeline class with its default settings around the model's components."""
+    return assemble_pipeline(model, task, scheduler, controlnet)
 
 
 def stock_call(case: SamplingCase, store, inputs) -> Callable[[int], tuple[np.ndarray, int]]:

@@ -26,8 +26,10 @@ PIPELINE_CLASSES = {
 }
 
 
-def build_pipeline(model: LoadedModel, task: str, scheduler, controlnet=None):
-    """A stock diffusers pipeline for the task around the model's components (and ControlNets, if any)."""
+def assemble_pipeline(model: LoadedModel, task: str, scheduler, controlnet=None):
+    """The task's stock diffusers pipeline around the model's components (and ControlNets, if any), with the
+    options the weights call for (no safety checker or watermark; SDXL inpaint and img2img UNets trained
+    without the aesthetic score) and nothing for speed: what `studio bench` compares against."""
     xl = model.family.startswith("sdxl")
     classes = CONTROLNET_PIPELINE_CLASSES if controlnet is not None else PIPELINE_CLASSES
     cls = getattr(diffusers, classes[(task, xl)])
@@ -44,6 +46,12 @@ def build_pipeline(model: LoadedModel, task: str, scheduler, controlnet=None):
     else:
         pipe = cls(**parts, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def build_pipeline(model: LoadedModel, task: str, scheduler, controlnet=None):
+    """The stock pipeline with the model's memory policy and speed settings installed."""
+    pipe = assemble_pipeline(model, task, scheduler, controlnet)
     apply_policy(pipe, model.memory_policy, model.device)
     optimize_pipeline(pipe, speed_settings(model))  # engine/speed.py: compile, channels_last… (all off on CPU)
     return pipe
