@@ -106,7 +106,8 @@ class _StrokeTile:
 
 
 class MaskStroke:
-    """One press-drag-release of the brush on a mask, painted in place as the points arrive."""
+    """One press-drag-release of the brush on a mask (HxW) or a colour layer (HxWxC), painted in place as the
+    points arrive."""
 
     def __init__(self, mask: np.ndarray, brush: Brush):
         self.mask = mask
@@ -148,7 +149,7 @@ class MaskStroke:
 
     def stamp(self, x: float, y: float) -> Box | None:
         """One dab at (x, y)."""
-        height, width = self.mask.shape
+        height, width = self.mask.shape[:2]
         box = dab_box(x, y, self.brush.radius, width, height)
         if box is None:
             return None
@@ -163,17 +164,19 @@ class MaskStroke:
         coverage = tile.coverage[local]
         np.maximum(coverage, dab_alpha(x, y, self.brush, part), out=coverage)
         strength = coverage * np.float32(self.brush.opacity)
+        if self.mask.ndim == 3:
+            strength = strength[..., None]  # the same dab on every channel
         self.mask[part.top:part.bottom, part.left:part.right] = blend(tile.before[local], strength, self.brush.erase)
 
     def _tiles_over(self, box: Box):
-        height, width = self.mask.shape
+        height, width = self.mask.shape[:2]
         for ty in range(box.top // TILE, (box.bottom - 1) // TILE + 1):
             for tx in range(box.left // TILE, (box.right - 1) // TILE + 1):
                 tile = self._tiles.get((tx, ty))
                 if tile is None:
                     tile_box = Box(tx * TILE, ty * TILE, min(width, (tx + 1) * TILE), min(height, (ty + 1) * TILE))
                     before = self.mask[tile_box.top:tile_box.bottom, tile_box.left:tile_box.right].copy()
-                    tile = _StrokeTile(tile_box, before, np.zeros(before.shape, np.float32))
+                    tile = _StrokeTile(tile_box, before, np.zeros(before.shape[:2], np.float32))
                     self._tiles[(tx, ty)] = tile
                 yield tile
 

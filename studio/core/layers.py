@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from studio.core.brush import TILE, Brush, MaskStroke, _StrokeTile, blend, dab_alpha, dab_box, intersect, union
+from studio.core.brush import Brush, MaskStroke
 from studio.core.document import MASK, PICTURE, Change, Document, Edit, Patch
 from studio.core.masks import Box
 
@@ -32,35 +32,6 @@ class MapStroke(MaskStroke):
     def __init__(self, pixels: np.ndarray, brush: Brush, layer: str):
         super().__init__(pixels, brush)
         self.layer = layer
-
-    def stamp(self, x: float, y: float) -> Box | None:
-        height, width = self.mask.shape[:2]
-        box = dab_box(x, y, self.brush.radius, width, height)
-        if box is None:
-            return None
-        for tile in self._tiles_over(box):
-            self._stamp_part(x, y, tile, intersect(box, tile.box))
-        self.dirty = union(self.dirty, box)
-        return box
-
-    def _stamp_part(self, x: float, y: float, tile: _StrokeTile, part: Box) -> None:
-        local = np.s_[part.top - tile.box.top:part.bottom - tile.box.top, part.left - tile.box.left:part.right - tile.box.left]
-        coverage = tile.coverage[local]
-        np.maximum(coverage, dab_alpha(x, y, self.brush, part), out=coverage)
-        strength = (coverage * np.float32(self.brush.opacity))[..., None]
-        self.mask[part.top:part.bottom, part.left:part.right] = blend(tile.before[local], strength, self.brush.erase)
-
-    def _tiles_over(self, box: Box):
-        height, width = self.mask.shape[:2]
-        for ty in range(box.top // TILE, (box.bottom - 1) // TILE + 1):
-            for tx in range(box.left // TILE, (box.right - 1) // TILE + 1):
-                tile = self._tiles.get((tx, ty))
-                if tile is None:
-                    tile_box = Box(tx * TILE, ty * TILE, min(width, (tx + 1) * TILE), min(height, (ty + 1) * TILE))
-                    before = self.mask[tile_box.top:tile_box.bottom, tile_box.left:tile_box.right].copy()
-                    tile = _StrokeTile(tile_box, before, np.zeros(before.shape[:2], np.float32))
-                    self._tiles[(tx, ty)] = tile
-                yield tile
 
 
 @dataclass
