@@ -109,16 +109,25 @@ def _load_single_file(path: Path, base: LoadedModel) -> ControlNetModel:
     return _instantiate(ControlNetModel, config, weights, "ControlNet")
 
 
-def prepare_controls(recipe: Recipe, picture: np.ndarray, load) -> Controls | None:
-    """Load each unit's ControlNet (through `load(path)`, which caches) and make its control map."""
+def prepare_controls(recipe: Recipe, picture: np.ndarray, load, made: dict | None = None) -> Controls | None:
+    """Load each unit's ControlNet (through `load(path)`, which caches) and make its control map; `made` keeps
+    maps across the jobs of a batch, which differ in seeds and scales, not in their maps."""
     if not recipe.controlnets:
         return None
-    height, width = picture.shape[:2]
+    made = {} if made is None else made
     models, maps = [], []
     for unit in recipe.controlnets:
-        source = load_image(unit.image) if unit.image else picture
-        if source.shape[:2] != (height, width):
-            source = np.asarray(Image.fromarray(source).resize((width, height), Image.Resampling.BILINEAR))
-        maps.append(control_map(source, unit.preprocessor, unit.params))
+        key = (unit.image, unit.preprocessor, tuple(sorted(unit.params.items())))
+        if key not in made:
+            made[key] = _unit_map(unit, picture)
+        maps.append(made[key])
         models.append(load(unit.model))
     return Controls(models, maps, recipe.controlnets)
+
+
+def _unit_map(unit: ControlUnit, picture: np.ndarray) -> np.ndarray:
+    height, width = picture.shape[:2]
+    source = load_image(unit.image) if unit.image else picture
+    if source.shape[:2] != (height, width):
+        source = np.asarray(Image.fromarray(source).resize((width, height), Image.Resampling.BILINEAR))
+    return control_map(source, unit.preprocessor, unit.params)

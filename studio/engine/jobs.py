@@ -40,6 +40,7 @@ class JobInputs:
     mask: np.ndarray | None
     hashes: dict[str, str]
     notices: list[str] = field(default_factory=list)
+    control_maps: dict = field(default_factory=dict)  # made once per source and preprocessor, reused by a batch
 
 
 @dataclass
@@ -129,7 +130,7 @@ def run_recipe(
         raise StudioError("a recipe with a sweep runs as a batch (studio run, or the batch export dialog)")
     if recipe.controlnets and recipe.task == "upscale":
         raise StudioError("ControlNets steer inpaint, SDEdit and ControlNet generation, not upscaling")
-    controls = prepare_controls(recipe, inputs.picture, store.controlnet)
+    controls = prepare_controls(recipe, inputs.picture, store.controlnet, inputs.control_maps)
     hashes = dict(inputs.hashes, model=model_hash(recipe.model))
     for index, unit in enumerate(recipe.controlnets):
         hashes[f"controlnet{index}"] = model_hash(unit.model)
