@@ -22,9 +22,11 @@ os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
 def tiny_model(tmp_path_factory):
     """tiny_model(flavour, layout="single_file" | "diffusers") -> path, built on first use.
     Flavours: sd1, sd1_inpaint, sd2, sdxl, sdxl_inpaint, "upscaler" (a ×4 upscaler folder), and
-    "controlnet_sd1", "controlnet_sdxl" (ControlNets for the tiny sd1/sdxl models)."""
+    "controlnet_sd1", "controlnet_sdxl" (ControlNets for the tiny sd1/sdxl models), and "starter_photo",
+    "starter_sr" (Studio's own starter models, random weights; always folders)."""
     from tests.fixtures.tiny_models import save_diffusers_folder, save_single_file
     from tests.fixtures.tiny_controlnet import save_controlnet_folder, save_controlnet_single_file
+    from tests.fixtures.tiny_starter import save_starter_folder
     from tests.fixtures.tiny_upscaler import save_upscaler_folder
 
     root = tmp_path_factory.mktemp("tiny-models")
@@ -34,6 +36,8 @@ def tiny_model(tmp_path_factory):
         if (flavour, layout) not in made:
             if flavour == "upscaler":
                 made[flavour, layout] = save_upscaler_folder(root / "upscaler")
+            elif flavour.startswith("starter_"):
+                made[flavour, layout] = save_starter_folder(flavour.removeprefix("starter_"), root / flavour)
             elif flavour.startswith("controlnet_"):  # controlnet_sd1, controlnet_sdxl
                 base = flavour.removeprefix("controlnet_")
                 save = save_controlnet_single_file if layout == "single_file" else save_controlnet_folder

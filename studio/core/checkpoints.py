@@ -13,7 +13,10 @@ from typing import Mapping
 
 from safetensors import SafetensorError, safe_open
 
+from studio.core.starter import KIND_SR, STARTER_FILE, read_starter_info
+
 FAMILIES = ("sd15", "sd15_inpaint", "sd2", "sd2_v", "sd2_inpaint", "sdxl", "sdxl_inpaint")
+STARTER_FAMILIES = ("starter", "starter_sr")  # Studio's own small models (core/starter.py): no text encoder
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
@@ -33,8 +36,13 @@ class CheckpointInfo:
     problem: str | None = None  # why it cannot be used as it is, in one line
 
     @property
+    def starter(self) -> bool:
+        """One of Studio's starter models: pixels in, pixels out, prompts ignored."""
+        return self.family in STARTER_FAMILIES
+
+    @property
     def base(self) -> str | None:
-        if self.family is None:
+        if self.family is None or self.starter:
             return None
         return {"sd15": "sd1", "sd2": "sd2", "sdxl": "sdxl"}[self.family.split("_")[0]]
 
@@ -98,6 +106,8 @@ def _read_json(path: Path) -> dict:
 def family_of_folder(path: Path) -> CheckpointInfo:
     """Classify a diffusers folder from its model_index.json and component configs."""
     try:
+        if (path / STARTER_FILE).is_file():
+            return _starter_folder(path)
         if (path / "model_index.json").is_file():
             index = _read_json(path / "model_index.json")
             name = index.get("_class_name", "")
@@ -118,6 +128,19 @@ def family_of_folder(path: Path) -> CheckpointInfo:
     except (OSError, ValueError, KeyError) as error:
         return CheckpointInfo(path, "diffusers", "unknown", problem=f"incomplete diffusers folder: {error}")
     return CheckpointInfo(path, "diffusers", "unknown", problem="not a diffusers pipeline folder (no model_index.json)")
+
+
+def _starter_folder(path: Path) -> CheckpointInfo:
+    """A starter model: the photo model stands in for a base model, the SR model for an upscaler."""
+    try:
+        info = read_starter_info(path)
+    except ValueError as error:
+        return CheckpointInfo(path, "diffusers", "unknown", problem=str(error))
+    if not (path / "unet" / "config.json").is_file():
+        return CheckpointInfo(path, "diffusers", "unknown", problem=f"incomplete starter model: no unet/config.json in {path}")
+    if info["kind"] == KIND_SR:
+        return CheckpointInfo(path, "diffusers", "upscaler", "starter_sr")
+    return CheckpointInfo(path, "diffusers", "pipeline", "starter")
 
 
 def inspect(path: str | Path) -> CheckpointInfo:
@@ -160,7 +183,8 @@ def scan_folder(folder: str | Path) -> list[CheckpointInfo]:
     if not folder.is_dir():
         return []
     found: list[CheckpointInfo] = []
-    pipeline_dirs = sorted({p.parent for p in folder.rglob("model_index.json")} | _controlnet_dirs(folder))
+    pipeline_dirs = sorted({p.parent for p in folder.rglob("model_index.json")} | _controlnet_dirs(folder)
+                           | {p.parent for p in folder.rglob(STARTER_FILE)})
     for path in sorted(folder.rglob("*")):
         if any(parent in pipeline_dirs for parent in path.parents):
             continue

@@ -22,6 +22,7 @@ from studio.engine.inpaint import inpaint
 from studio.engine.memory import is_out_of_memory
 from studio.engine.model_store import ModelStore
 from studio.engine.sdedit import sdedit
+from studio.engine.starter_tasks import STARTER_RUNNERS
 from studio.engine.task import TaskCall
 from studio.engine.upscale import upscale
 from studio.engine.progress import ProgressCallback
@@ -32,6 +33,7 @@ from studio.plugins import plugin_provenance
 TASK_RUNNERS = {"inpaint": inpaint, "sdedit": sdedit, "upscale": upscale, "controlnet": control_generate}
 TASK_MODEL_KINDS = {"inpaint": "pipeline", "sdedit": "pipeline", "upscale": "upscaler", "controlnet": "pipeline"}
 KIND_NAMES = {"pipeline": "a Stable Diffusion base model", "upscaler": "an upscaler model", "controlnet": "a ControlNet"}
+STARTER_NAMES = {"starter": "the starter photo model (inpaint and SDEdit)", "starter_sr": "the starter upscaler"}
 
 
 @dataclass
@@ -68,12 +70,13 @@ def load_inputs(recipe: Recipe) -> JobInputs:
 
 
 def run_info(store: ModelStore, family: str, recipe: Recipe) -> dict:
+    sampler = "DDIM, the starter model's own" if family.startswith("starter") else sampler_label(recipe.sampler)
     return {
         "studio_version": studio.__version__,
         "device": store.device.type,
         "dtype": str(store.dtype).removeprefix("torch."),
         "family": family,
-        "sampler_label": sampler_label(recipe.sampler),
+        "sampler_label": sampler,
         "plugins": plugin_provenance(recipe),
         "torch": torch.__version__,
         "diffusers": diffusers.__version__,
@@ -83,8 +86,8 @@ def run_info(store: ModelStore, family: str, recipe: Recipe) -> dict:
 
 def auto_batch_size(model, recipe: Recipe) -> int:
     """Pictures per forward pass where memory allows: several on a GPU holding the whole model, else one."""
-    if model.device.type != "cuda" or model.memory_policy != "gpu" or recipe.task == "upscale":
-        return 1
+    if model.device.type != "cuda" or model.memory_policy != "gpu" or recipe.task == "upscale" or model.starter:
+        return 1  # the starter tasks run one seed at a time: batching them would only tie seeds together
     free, _ = torch.cuda.mem_get_info(model.device)
     side = max(recipe.width or model.native_size, recipe.height or model.native_size)
     per_picture = 0.75e9 * (side / 512) ** 2  # activations of one picture with guidance, SDPA attention, fp16
@@ -108,6 +111,18 @@ def _run_with_memory_retry(store: ModelStore, job):
                 raise OutOfMemory() from None
 
 
+def _runner(recipe: Recipe, model):
+    """The task function for this model: Stable Diffusion's, or the starter models' own."""
+    if not model.info.starter:
+        return TASK_RUNNERS[recipe.task]
+    if recipe.task not in STARTER_RUNNERS:
+        raise StudioError(f"the starter model {model.info.name} does inpainting, SDEdit and upscaling only: "
+                          f"{recipe.task} generation needs a Stable Diffusion model")
+    if recipe.controlnets:
+        raise StudioError(f"ControlNets steer Stable Diffusion models; the starter model {model.info.name} cannot use them")
+    return STARTER_RUNNERS[recipe.task]
+
+
 def run_recipe(
     recipe: Recipe,
     store: ModelStore,
@@ -117,15 +132,16 @@ def run_recipe(
 ) -> list[JobResult]:
     """Run every variation of a recipe. `inputs` lets a caller that holds the picture and mask in memory
     (the window) pass them directly; otherwise they are read from the recipe's paths."""
-    runner = TASK_RUNNERS.get(recipe.task)
-    if runner is None:
+    if recipe.task not in TASK_RUNNERS:
         raise StudioError(f"task '{recipe.task}' is not available yet in this version of Studio")
     check_recipe_plugins(recipe)  # an unknown or broken sampler or guidance fails before any loading
     inputs = inputs or load_inputs(recipe)
     model = store.get(recipe.model)
     if model.info.kind != TASK_MODEL_KINDS[recipe.task]:
-        wanted, found = KIND_NAMES[TASK_MODEL_KINDS[recipe.task]], KIND_NAMES.get(model.info.kind, model.info.kind)
+        wanted = KIND_NAMES[TASK_MODEL_KINDS[recipe.task]]
+        found = STARTER_NAMES.get(model.family) or KIND_NAMES.get(model.info.kind, model.info.kind)
         raise StudioError(f"task '{recipe.task}' needs {wanted}, but {model.info.name} is {found}")
+    runner = _runner(recipe, model)
     if recipe.sweep:
         raise StudioError("a recipe with a sweep runs as a batch (studio run, or the batch export dialog)")
     if recipe.controlnets and recipe.task == "upscale":

@@ -49,8 +49,15 @@ class LoadedModel:
         return self.info.family or ""
 
     @property
+    def starter(self):
+        """The train.starter_model.StarterModel when this is one of Studio's starter models, else None."""
+        return self.extra.get("starter")
+
+    @property
     def native_size(self) -> int:
-        """The picture side the model was trained at (512 for SD 1.x, 1024 for SDXL)."""
+        """The picture side the model was trained at (512 for SD 1.x, 1024 for SDXL, 128 for the starters)."""
+        if self.starter is not None:
+            return self.starter.native_size
         unet = self.components["unet"]
         return int(unet.config.sample_size) * (2 ** (len(self.components["vae"].config.block_out_channels) - 1))
 
@@ -188,10 +195,23 @@ def load_upscaler_folder(info: CheckpointInfo) -> tuple[dict[str, Any], dict]:
     return components, dict(components.pop("scheduler").config)
 
 
+def load_starter_folder(info: CheckpointInfo, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+    """One of Studio's starter models (core/starter.py): a UNet2DModel and its DDPM schedule, nothing else."""
+    from studio.train.starter_model import load_starter
+
+    try:
+        starter = load_starter(info.path, device, dtype)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot load the starter model {info.path.name}: {str(error).splitlines()[0]}") from None
+    return LoadedModel(info, {"unet": starter.unet}, starter.scheduler_config, dtype, device, extra={"starter": starter})
+
+
 def load_model(path: str | Path, device: torch.device, dtype: torch.dtype, allow_pickle: bool = False) -> LoadedModel:
     info = checkpoints.inspect(path)
     if info.problem and not (info.layout == "pickle" and allow_pickle):
         raise ModelError(f"{info.path.name}: {info.problem}")
+    if info.starter:
+        return load_starter_folder(info, device, dtype)
     if info.kind == "upscaler" and info.layout == "diffusers":
         components, scheduler_config = load_upscaler_folder(info)
     elif info.layout != "pickle" and info.kind != "pipeline":

@@ -28,21 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-STARTER_FILE = "studio-starter.json"
-KIND_UNCONDITIONAL = "starter_unconditional"
-KIND_SR = "starter_sr"
-FORMAT = 1
-
-
-def read_starter_info(folder: str | Path) -> dict | None:
-    """The folder's studio-starter.json, or None when the folder is not a starter model."""
-    path = Path(folder) / STARTER_FILE
-    if not path.is_file():
-        return None
-    info = json.loads(path.read_text())
-    if info.get("format") != FORMAT or info.get("kind") not in (KIND_UNCONDITIONAL, KIND_SR):
-        raise ValueError(f"{path}: not a starter model of format {FORMAT} (kind {info.get('kind')!r})")
-    return info
+# the format lives in core (read without torch by the models list); re-exported here for the training code
+from studio.core.starter import FORMAT, KIND_SR, KIND_UNCONDITIONAL, STARTER_FILE, read_starter_info  # noqa: F401
 
 
 @dataclass
