@@ -1,10 +1,12 @@
 """The plugin manager: every sampler and guidance plugin with its version, origin and status; enable, disable,
 install (a wheel or a project folder) and remove. It uses the same torch-free functions as `studio plugins`;
 errors are one line in the dialog, never a traceback. After each change the registry is read again and
-`plugins_changed` tells the panels to fill their lists again."""
+`plugins_changed` tells the panels to fill their lists again. Installing runs pip, which can take a while: it
+runs on a background thread and the dialog says so, so the window never freezes."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -12,7 +14,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -37,6 +38,8 @@ REMOVABLE_ORIGINS = ("user", "installed")  # "installed" ones answer with how to
 
 class PluginManagerDialog(QDialog):
     plugins_changed = Signal()
+    install_finished = Signal(bool)  # an installation ended (True: installed), on the UI thread
+    _installed = Signal(object, object)  # from the installing thread: (result, error message or None)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -95,6 +98,8 @@ class PluginManagerDialog(QDialog):
         self.install_wheel.triggered.connect(lambda: self._ask_and_install("wheel"))
         self.install_folder.triggered.connect(lambda: self._ask_and_install("folder"))
         close.clicked.connect(self.close)
+        self._installed.connect(self._install_ended)  # queued: emitted on the installing thread
+        self.installing = False
         self.reload()
 
     # The list
@@ -137,10 +142,11 @@ class PluginManagerDialog(QDialog):
         return self.infos[rows[0].row()] if rows and rows[0].row() < len(self.infos) else None
 
     def _show_selected(self) -> None:
-        info = self.selected
-        self.enable_button.setEnabled(bool(info) and not info.enabled)
-        self.disable_button.setEnabled(bool(info) and info.enabled and info.key not in PROTECTED)
-        self.remove_button.setEnabled(bool(info) and info.origin in REMOVABLE_ORIGINS)
+        info, idle = self.selected, not self.installing
+        self.enable_button.setEnabled(idle and bool(info) and not info.enabled)
+        self.disable_button.setEnabled(idle and bool(info) and info.enabled and info.key not in PROTECTED)
+        self.remove_button.setEnabled(idle and bool(info) and info.origin in REMOVABLE_ORIGINS)
+        self.install_button.setEnabled(idle)
         self.description.setPlainText(describe(info) if info else "")
 
     # Changes
@@ -163,25 +169,39 @@ class PluginManagerDialog(QDialog):
         return self._change(lambda: plugins.remove_plugin(target), f"Removed {target}.")
 
     def install(self, path: str | Path) -> bool:
-        """Install a wheel or a project folder; the result's notices (missing dependencies...) are shown."""
-        outcome = {}
+        """Start installing a wheel or a project folder on a background thread; `install_finished` tells when it
+        ended, and the result's notices (missing dependencies...) are shown. False when one is already running."""
+        if self.installing:
+            return False
+        self.installing = True
+        self._show_selected()
+        self.show_info(f"Installing {Path(path).name}…")
 
         def run():
-            outcome["result"] = plugins.install_plugin(path)
+            try:
+                self._installed.emit(plugins.install_plugin(path), None)
+            except (StudioError, OSError) as error:  # PluginError is a StudioError: one line, no traceback
+                self._installed.emit(None, str(error))
+            except Exception as error:  # anything else must still end the installation in the dialog
+                self._installed.emit(None, f"installation failed: {error}")
 
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            done = self._change(run, "")
-        finally:
-            QApplication.restoreOverrideCursor()
-        if done:
-            result = outcome["result"]
-            names = ", ".join(p.name for p in result.plugins) or "no plugins"
-            notices = " ".join(result.notices)
-            self.show_info(f"Installed {result.distribution} {result.version}: {names}. {notices}".strip())
-            if result.plugins:
-                self.select(result.plugins[0].key)
-        return done
+        threading.Thread(target=run, name="plugin-install", daemon=True).start()
+        return True
+
+    def _install_ended(self, result, error: str | None) -> None:
+        self.installing = False
+        if error is not None:
+            self.show_error(error)
+            self.reload()
+            self.install_finished.emit(False)
+            return
+        self._changed("")
+        names = ", ".join(p.name for p in result.plugins) or "no plugins"
+        notices = " ".join(result.notices)
+        self.show_info(f"Installed {result.distribution} {result.version}: {names}. {notices}".strip())
+        if result.plugins:
+            self.select(result.plugins[0].key)
+        self.install_finished.emit(True)
 
     def _ask_and_install(self, kind: str) -> None:
         path = self.ask_path(kind)
@@ -195,6 +215,11 @@ class PluginManagerDialog(QDialog):
             self.show_error(str(error))
             self.reload()
             return False
+        self._changed(done_message)
+        return True
+
+    def _changed(self, done_message: str) -> None:
+        """After a change: read the registry again, show the list, tell the panels."""
         try:
             plugins.refresh_plugins()
         except StudioError as error:
@@ -203,7 +228,6 @@ class PluginManagerDialog(QDialog):
         if done_message:
             self.show_info(done_message)
         self.plugins_changed.emit()
-        return True
 
     # Messages and questions
 

@@ -164,8 +164,9 @@ def test_disable_and_enable_reload_the_panels(qtbot, registry, manager):
 def test_a_bogus_install_is_a_message_in_the_dialog(qtbot, registry, manager, tmp_path):
     window, dialog = manager
     dialog.ask_path = lambda kind: str(tmp_path / "no-such-plugin.whl")
-    with qtbot.assertNotEmitted(dialog.plugins_changed):
+    with qtbot.assertNotEmitted(dialog.plugins_changed), qtbot.waitSignal(dialog.install_finished) as ended:
         dialog.install_wheel.trigger()
+    assert ended.args == [False] and dialog.install_button.isEnabled()
     assert dialog.message_text and "Traceback" not in dialog.message_text
     assert "no-such-plugin" in dialog.message_text
     dialog.ask_path = lambda kind: None  # cancelled: nothing happens
@@ -178,8 +179,11 @@ def test_installing_and_removing_an_example_plugin(qtbot, registry, manager, tmp
     shutil.copytree(ROOT / "plugins" / "studio-sampler-edm", source,
                     ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     dialog.ask_path = lambda kind: str(source)
-    with qtbot.waitSignal(dialog.plugins_changed, timeout=120_000):
+    with qtbot.waitSignal(dialog.install_finished, timeout=120_000) as ended:
         dialog.install_folder.trigger()
+        assert "Installing studio-sampler-edm" in dialog.message_text  # pip runs; the window does not wait
+        assert not dialog.install_button.isEnabled() and not dialog.install(source)  # one at a time
+    assert ended.args == [True]
     assert "Installed studio-sampler-edm" in dialog.message_text, dialog.message_text
     panel = window.recipe_panel
     assert "edm_heun" in items(panel.sampler) and dialog.selected.name == "edm_heun"
