@@ -15,7 +15,7 @@ from studio.core.masks import Box, crop
 from studio.engine.preview import latents_to_preview
 from studio.engine.progress import Progress
 from studio.engine.task import TaskCall
-from studio.engine.samplers import make_scheduler
+from studio.engine.plugin_adapters import sampling_for
 from studio.engine.speed import optimize_pipeline, speed_settings
 from studio.engine.tiling import TiledUNet
 
@@ -34,6 +34,19 @@ def upscale(call: TaskCall) -> list[np.ndarray]:
         _upscale_one(call.model, call.recipe, call.picture, seed, call.item + offset, call.items, call.on_progress, call.cancel)
         for offset, seed in enumerate(call.seeds)
     ]
+
+
+def _sampling(model, recipe, tiled: TiledUNet):
+    """The recipe's sampler and guidance around the tiled UNet: guidance sees each step's whole blended
+    prediction. The upscale pipeline batches cond + uncond exactly when the scale is above 1, whatever the
+    guidance type, so the guided UNet and a k-diffusion sampler follow that rule."""
+    sampling = sampling_for(model.scheduler_config, tiled, recipe.sampler, recipe.sampler_params,
+                            recipe.guidance_type, recipe.guidance_params, recipe.guidance)
+    batched = recipe.guidance > 1.0
+    sampling.unet.cfg_batch = sampling.cfg_batch = batched
+    if hasattr(sampling.scheduler, "batch_doubled"):
+        sampling.scheduler.batch_doubled = batched
+    return sampling
 
 
 def _upscale_one(model, recipe, picture, seed, item, items, on_progress, cancel) -> np.ndarray:
@@ -58,9 +71,8 @@ def _upscale_one(model, recipe, picture, seed, item, items, on_progress, cancel)
     parts = dict(model.components)
     tiled = TiledUNet(parts.pop("unet"), recipe.tile_size, recipe.tile_overlap, on_tile)
     parts["vae"].enable_tiling()
-    pipe = StableDiffusionUpscalePipeline(
-        **parts, unet=tiled, scheduler=make_scheduler(recipe.sampler, model.scheduler_config)
-    )
+    sampling = _sampling(model, recipe, tiled)
+    pipe = StableDiffusionUpscalePipeline(**parts, unet=sampling.unet, scheduler=sampling.scheduler)
     pipe.set_progress_bar_config(disable=True)
     optimize_pipeline(pipe, speed_settings(model))  # engine/speed.py: compile, channels_last… (all off on CPU)
     generator = torch.Generator(device="cpu").manual_seed(seed)

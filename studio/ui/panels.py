@@ -43,6 +43,10 @@ PROMPT_HINTS = {
     "upscale": "Describe the picture: it guides the detail the upscaler adds",
 }
 AREA_LABELS = {"whole": "Whole picture", "masked": "Only masked"}
+STARTER_TASKS = ("inpaint", "sdedit", "upscale")  # what Studio's starter models do
+STARTER_NOTE = ("<b>Starter models ignore prompts.</b> They fill, repaint and upscale from the picture alone, with "
+                "their own sampler: the prompt, guidance and sampler settings do not apply.")
+STARTER_CANNOT = "<b>ControlNet needs a Stable Diffusion model.</b> The starter model does inpaint, SDEdit and upscale."
 DEFAULT_GUIDANCE = {"cfg": "Classifier-free guidance (CFG)"}
 
 
@@ -166,6 +170,11 @@ class RecipePanel(QWidget):
         self.mask_padding = SliderField(0, 4096, 32, soft_maximum=256, suffix=" px")
         self.controls = ControlPanel()
         self.upscale = UpscaleOptions()
+        self.starter_note = QLabel()
+        self.starter_note.setObjectName("starterNote")
+        self.starter_note.setWordWrap(True)
+        self._starter_paths: set[str] = set()  # models listed that are Studio's starter models
+        self._base_model: str | None = None
         self._lay_out()
         self._connect()
         _select(self.sampler, Recipe.sampler)
@@ -178,6 +187,7 @@ class RecipePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.task)
+        layout.addWidget(self.starter_note)
         layout.addWidget(self.prompt)
         layout.addWidget(self.negative_prompt)
         layout.addWidget(self.upscale)
@@ -232,6 +242,7 @@ class RecipePanel(QWidget):
         self.guidance_type.currentIndexChanged.connect(self._show_guidance_params)
         self.changed.connect(self._sync_enabled)
         self.task.currentIndexChanged.connect(self._show_task)
+        self.upscale.changed.connect(self._show_starter_note)
 
     def _enable_tasks(self, enabled: list[str]) -> None:
         model = self.task.model()
@@ -250,27 +261,52 @@ class RecipePanel(QWidget):
         """Each task's panel behind the selector: only the options the task uses are shown."""
         task = self.current_task
         upscaling = task == "upscale"
-        self.prompt.setPlaceholderText(PROMPT_HINTS.get(task, ""))
         self.upscale.setVisible(upscaling)
         self.mask_group.setVisible(task in TASKS_USING_MASK)
         self.controls.setVisible(task in TASKS_USING_CONTROLNETS)
         self.controls.set_required(task == "controlnet")
         self.sampling_form.setRowVisible(self.strength, task in TASKS_USING_STRENGTH)
-        self.sampling_form.setRowVisible(self.guidance_type, not upscaling)  # the upscaler's own guidance is CFG
         self.sampling_form.setRowVisible(self.sampler_params, bool(self.sampler_params.specs))
-        self.sampling_form.setRowVisible(self.guidance_params, bool(self.guidance_params.specs) and not upscaling)
+        self.sampling_form.setRowVisible(self.guidance_params, bool(self.guidance_params.specs))
         self.sampling_form.setRowVisible(self.size_row, not upscaling)  # its result is 4× the picture
         optional = task == "sdedit"
         self.mask_group.setTitle("Mask (optional)" if optional else "Mask")
         self.mask_group.setToolTip("Without a painted mask, SDEdit changes the whole picture" if optional else "")
+        self._show_starter_note()
+
+    # Studio's starter models
+
+    def set_base_model(self, path: str | None) -> None:
+        """The chosen base model, to say so when it is a starter model (they ignore prompts)."""
+        self._base_model = path
+        self._show_starter_note()
+
+    @property
+    def starter_in_use(self) -> bool:
+        """Whether the current task would run on a starter model."""
+        task = self.current_task
+        model = self.upscale.current_path if task == "upscale" else self._base_model
+        return model in self._starter_paths
+
+    def _show_starter_note(self) -> None:
+        starter = self.starter_in_use
+        runs = starter and self.current_task in STARTER_TASKS
+        self.starter_note.setText(STARTER_NOTE if runs else STARTER_CANNOT)
+        self.starter_note.setVisible(starter)
+        for widget in (self.prompt, self.negative_prompt, self.sampler, self.guidance_type, self.guidance,
+                       self.sampler_params, self.guidance_params):
+            widget.setEnabled(not runs)
+        self.prompt.setPlaceholderText("Starter models ignore prompts" if runs else PROMPT_HINTS.get(self.current_task, ""))
 
     def set_models(self, entries) -> None:
         """Fill the ControlNet and upscaler choices from the listed models (core.checkpoints.CheckpointInfo)."""
         def listed(kind: str) -> list[tuple[str, str, str]]:
             return [(e.name, str(e.path), describe(e)) for e in entries if e.kind == kind and not e.problem]
 
+        self._starter_paths = {str(e.path) for e in entries if e.starter}
         self.controls.set_models(listed("controlnet"))
         self.upscale.set_models(listed("upscaler"))
+        self._show_starter_note()
 
     def _select_task(self, task: str) -> None:
         row = self.task.findData(task)
@@ -335,9 +371,8 @@ class RecipePanel(QWidget):
         }
         if task in TASKS_USING_STRENGTH:
             values["strength"] = float(self.strength.value())
-        if task != "upscale":
-            values["guidance_type"] = self.guidance_type.currentData()
-            values["guidance_params"] = self.guidance_params.changed_values()
+        values["guidance_type"] = self.guidance_type.currentData()
+        values["guidance_params"] = self.guidance_params.changed_values()
         if task in TASKS_USING_MASK:
             values.update(
                 mask_grow=self.mask_grow.value(),

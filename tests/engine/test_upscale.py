@@ -110,3 +110,38 @@ def test_an_upscaler_is_refused_for_inpainting_and_a_base_model_for_upscaling(ti
         run_recipe(wrong, store)
     with pytest.raises(StudioError, match="needs an upscaler model"):
         run_recipe(recipe_for(tiny_model("sd1"), picture), store)
+
+
+def stock_upscale(model, picture_path, recipe):
+    """The same job in diffusers' own pipeline: its UNet, its CFG, the recipe's scheduler."""
+    import torch
+    from PIL import Image
+    from diffusers import StableDiffusionUpscalePipeline
+
+    from studio.engine.samplers import make_scheduler
+
+    pipe = StableDiffusionUpscalePipeline(**model.components, scheduler=make_scheduler(recipe.sampler, model.scheduler_config))
+    pipe.set_progress_bar_config(disable=True)
+    with torch.inference_mode():
+        images = pipe(prompt=recipe.prompt, image=Image.open(picture_path), num_inference_steps=recipe.steps,
+                      guidance_scale=recipe.guidance, noise_level=recipe.noise_level, output_type="np",
+                      generator=torch.Generator().manual_seed(recipe.seed)).images
+    return (np.clip(images[0], 0, 1) * 255).round().astype(np.uint8)
+
+
+def test_cfg_through_the_guidance_plugins_matches_the_stock_upscaler(tiny_model, store, tmp_path):
+    picture = write_picture(tmp_path / "even.png", 32, 24)  # a multiple of 8: no padding, like the stock call
+    recipe = recipe_for(tiny_model("upscaler"), picture, tile_size=4096)
+    [ours] = run_recipe(recipe, store)
+    stock = stock_upscale(store.get(tiny_model("upscaler")), picture, recipe)
+    assert np.abs(ours.pixels.astype(int) - stock.astype(int)).max() <= 2  # float rounding of the guided path
+
+
+@pytest.mark.parametrize("guidance_type, params", [("cfg_rescale", {"rescale": 0.7}),
+                                                   ("interval", {"sigma_low": 900.0, "sigma_high": 1000.0})])
+def test_guidance_plugins_steer_upscaling_too(tiny_model, store, picture, guidance_type, params):
+    [plain] = run_recipe(recipe_for(tiny_model("upscaler"), picture), store)
+    [guided] = run_recipe(recipe_for(tiny_model("upscaler"), picture, guidance_type=guidance_type,
+                                     guidance_params=params), store)
+    assert guided.metadata.recipe.guidance_type == guidance_type
+    assert not np.array_equal(plain.pixels, guided.pixels)
