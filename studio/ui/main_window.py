@@ -33,6 +33,7 @@ from studio.core.document import Document, changed_box
 from studio.core.layers import LayeredDocument, control_layer
 from studio.core.metadata import write_png
 from studio.core.settings import Settings, load_settings, save_settings
+from studio.core.starter import bundled_starters
 from studio.ui import dialogs
 from studio.ui.autosaver import DocumentAutosave
 from studio.ui.batch_controller import BatchController
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.message_bar = MessageBar()
         self.results = ResultsStrip()
         self.welcome = WelcomePage()
+        self.welcome.offer_starters(bool(bundled_starters()))
         self.editor = QWidget()
         editor_layout = QVBoxLayout(self.editor)
         editor_layout.setContentsMargins(0, 0, 0, 0)
@@ -174,6 +176,7 @@ class MainWindow(QMainWindow):
         self.welcome.add_file_requested.connect(self.models.ask_add_checkpoint)
         self.welcome.add_folder_requested.connect(self.models.ask_add_folder)
         self.welcome.open_picture_requested.connect(self.ask_open_picture)
+        self.welcome.use_starters_requested.connect(self.models.use_starters)
         self.models.changed.connect(self._models_changed)
         self.models.listed.connect(self.recipe_panel.set_models)
         self.recipe_panel.controls.add_model_requested.connect(self.models.ask_add_checkpoint)
@@ -261,6 +264,7 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(self.welcome if first_run else self.editor)
 
     def _models_changed(self) -> None:
+        self.recipe_panel.set_base_model(self.models.current)
         self._update_commands()
         self._schedule_save()
         self._document_changed()

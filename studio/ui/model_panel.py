@@ -15,6 +15,7 @@ from studio.core.checkpoints import CheckpointInfo, inspect, scan_folder
 FAMILY_LABELS = {
     "sd15": "SD 1.5", "sd15_inpaint": "SD 1.5 inpainting", "sd2": "SD 2 (ε)", "sd2_v": "SD 2 (v)",
     "sd2_inpaint": "SD 2 inpainting", "sdxl": "SDXL", "sdxl_inpaint": "SDXL inpainting",
+    "starter": "Studio starter (photos; ignores prompts)",
 }
 
 
@@ -38,8 +39,12 @@ def describe(info: CheckpointInfo) -> str:
     if info.problem:
         return info.problem
     layout = "diffusers folder" if info.layout == "diffusers" else "single file"
+    if info.family == "starter_sr":
+        return "Studio starter ×4 upscaler (ignores prompts)"
     if info.kind in OWN_PANEL_KINDS:
         return f"{OWN_PANEL_KINDS[info.kind]} · {layout}"
+    if info.starter:
+        return FAMILY_LABELS["starter"]
     if info.kind != "pipeline":
         return f"a {info.kind} model: not usable as a base model"
     return f"{FAMILY_LABELS.get(info.family, info.family)} · {layout}"

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.checkpoints import inspect
 from studio.core.settings import Settings
+from studio.core.starter import bundled_starter_dir, bundled_starters
 from studio.ui import dialogs
 from studio.ui.messages import ERROR, INFO, WARNING
 from studio.ui.model_panel import OWN_PANEL_KINDS, ModelPanel, find_models
@@ -115,6 +116,27 @@ class ModelsController(QObject):
             self.show_message(f"Found {', '.join(found)}.", INFO)
         if self.current:
             self._selected(self.current)
+
+    # Studio's own starter models
+
+    @staticmethod
+    def starters_available() -> bool:
+        return bool(bundled_starters())
+
+    def use_starters(self) -> None:
+        """List the bundled starter models and choose the photo model (the upscale panel finds the SR one)."""
+        folder = str(bundled_starter_dir().resolve())
+        if not self.starters_available():
+            self.show_message("This copy of Studio has no starter models.", WARNING)
+            return
+        if folder not in self.settings.model_folders:
+            self.settings.model_folders.append(folder)
+        self.refresh()
+        photo = next((e for e in self.panel.entries if e.starter and e.kind == "pipeline" and not e.problem), None)
+        if photo is not None:
+            self.choose(str(photo.path))
+        self.show_message("Starter models ready: they inpaint, repaint (SDEdit) and upscale from the picture alone "
+                          "and ignore prompts.", INFO)
 
     # Choosing and loading
 

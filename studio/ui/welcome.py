@@ -10,6 +10,7 @@ class WelcomePage(QWidget):
     add_file_requested = Signal()
     add_folder_requested = Signal()
     open_picture_requested = Signal()
+    use_starters_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -28,6 +29,12 @@ class WelcomePage(QWidget):
         self.add_file = QPushButton("Add a checkpoint file…")
         self.add_folder = QPushButton("Add a models folder…")
         self.open_picture = QPushButton("Open a picture…")
+        self.use_starters = QPushButton("Use the starter models (no download)")
+        self.use_starters.setToolTip(
+            "Studio's own small models, trained on freely licensed photos: they remove objects, repaint regions "
+            "and upscale ×4 on any computer. They ignore prompts; add a Stable Diffusion checkpoint for that.")
+        self.use_starters.setVisible(False)
+        self.use_starters.clicked.connect(self.use_starters_requested)
         self.add_file.setObjectName("primaryButton")
         self.add_file.clicked.connect(self.add_file_requested)
         self.add_folder.clicked.connect(self.add_folder_requested)
@@ -38,7 +45,7 @@ class WelcomePage(QWidget):
         inner = QVBoxLayout(card)
         inner.setContentsMargins(32, 28, 32, 28)
         inner.setSpacing(12)
-        for widget in (title, text, self.add_file, self.add_folder, self.open_picture, hint):
+        for widget in (title, text, self.add_file, self.add_folder, self.use_starters, self.open_picture, hint):
             inner.addWidget(widget)
         card.setFixedWidth(540)
         text.setMinimumHeight(text.heightForWidth(540 - 64))  # a wrapped label does not ask for its height
@@ -46,3 +53,7 @@ class WelcomePage(QWidget):
         layout.addStretch(1)
         layout.addWidget(card, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
+
+    def offer_starters(self, available: bool) -> None:
+        """Show the starter-model button when Studio ships starter models."""
+        self.use_starters.setVisible(available)

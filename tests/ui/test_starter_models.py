@@ -1,0 +1,93 @@
+"""Studio's starter models in the window: offered on the first-run page when Studio ships them, chosen in one
+click, announced in the panels as ignoring prompts, and run by the real engine like any other model."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from studio.core.brush import Brush
+from studio.core.resources import repository_resources_dir
+from studio.ui.worker import EngineBackend
+from tests.ui.test_tasks_tiny_models import choose, run_job
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture
+def shipped_starters(tmp_path, monkeypatch, tiny_model):
+    """A resources folder like the repository's, with the tiny starter models in resources/starter/."""
+    resources = tmp_path / "resources"
+    resources.mkdir()
+    for part in repository_resources_dir().iterdir():
+        if part.name != "starter":
+            (resources / part.name).symlink_to(part)
+    for name in ("starter_photo", "starter_sr"):
+        shutil.copytree(tiny_model(name), resources / "starter" / name)
+    monkeypatch.setenv("STUDIO_RESOURCES", str(resources))
+    return resources / "starter"
+
+
+def test_without_shipped_starters_the_first_run_page_does_not_offer_them(make_window, tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_RESOURCES", str(tmp_path / "empty"))
+    window = make_window()
+    assert window.pages.currentWidget() is window.welcome
+    assert not window.welcome.use_starters.isVisible()
+
+
+def test_the_first_run_page_offers_the_starters_and_one_click_chooses_them(make_window, shipped_starters):
+    window = make_window()
+    assert window.pages.currentWidget() is window.welcome
+    assert window.welcome.use_starters.isVisible()
+    window.welcome.use_starters.click()
+    assert window.models.current == str(shipped_starters.resolve() / "starter_photo")
+    assert window.pages.currentWidget() is window.editor
+    assert "ignore prompts" in window.message_bar.text
+    panel = window.recipe_panel
+    assert panel.upscale.current_path == str(shipped_starters.resolve() / "starter_sr")
+    assert window.settings.model_folders == [str(shipped_starters.resolve())]  # kept for the next launch
+
+
+@pytest.mark.parametrize("task", ["inpaint", "sdedit", "upscale"])
+def test_the_panels_say_plainly_that_starter_models_ignore_prompts(make_window, shipped_starters, task):
+    window = make_window()
+    window.welcome.use_starters.click()
+    panel = window.recipe_panel
+    choose(panel.task, task)
+    assert panel.starter_note.isVisible() and "ignore prompts" in panel.starter_note.text()
+    assert not panel.prompt.isEnabled() and not panel.guidance.isEnabled() and not panel.sampler.isEnabled()
+    assert panel.prompt.placeholderText() == "Starter models ignore prompts"
+
+
+def test_controlnet_on_a_starter_says_what_it_needs_and_sd_models_show_no_note(make_window, shipped_starters,
+                                                                                tiny_model):
+    window = make_window()
+    window.welcome.use_starters.click()
+    panel = window.recipe_panel
+    choose(panel.task, "controlnet")
+    assert panel.starter_note.isVisible() and "needs a Stable Diffusion model" in panel.starter_note.text()
+    window.models.add_checkpoint(tiny_model("sd1"))
+    choose(panel.task, "inpaint")
+    assert not panel.starter_note.isVisible() and panel.prompt.isEnabled()
+
+
+@pytest.mark.timeout(300)
+def test_a_starter_inpaints_in_the_window_and_keeps_the_unmasked_pixels(qtbot, make_window, shipped_starters,
+                                                                        picture_file):
+    window = make_window(EngineBackend())
+    window.welcome.use_starters.click()
+    assert window.open_picture(picture_file)
+    stroke = window.document.begin_stroke(Brush(size=16, hardness=1.0))
+    stroke.move_to(30, 30)
+    stroke.move_to(50, 34)
+    window.canvas.refresh(window.document.end_stroke(stroke))
+    panel = window.recipe_panel
+    choose(panel.task, "inpaint")
+    panel.steps.setValue(3)
+    panel.mask_feather.setValue(0)
+    before, mask = window.document.picture.copy(), window.document.mask.copy()
+    run_job(qtbot, window)
+    result = window.results.results[0]
+    assert np.array_equal(result.pixels[mask == 0], before[mask == 0])
+    assert not np.array_equal(result.pixels[mask > 0], before[mask > 0])
+    assert result.metadata.run["family"] == "starter"
