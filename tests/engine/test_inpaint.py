@@ -9,7 +9,7 @@ from studio.core.images import load_image
 from studio.core.masks import refine
 from studio.core.recipe import parse_recipe
 from studio.engine.jobs import run_recipe
-from tests.fixtures.pictures import write_mask, write_picture
+from tests.fixtures.pictures import box_mask, write_mask, write_picture, write_picture_and_mask
 
 WIDTH, HEIGHT = 77, 53  # deliberately not multiples of 8
 MASK_BOX = (20, 10, 45, 35)
@@ -17,10 +17,7 @@ MASK_BOX = (20, 10, 45, 35)
 
 @pytest.fixture
 def inputs(tmp_path):
-    return (
-        write_picture(tmp_path / "picture.png", WIDTH, HEIGHT),
-        write_mask(tmp_path / "mask.png", WIDTH, HEIGHT, MASK_BOX),
-    )
+    return write_picture_and_mask(tmp_path, WIDTH, HEIGHT, MASK_BOX)
 
 
 def recipe_for(model, inputs, **changes):
@@ -42,9 +39,7 @@ def assert_untouched_outside(result, picture_path, mask):
 def test_only_the_masked_pixels_change(tiny_model, store, inputs, flavour, area):
     recipe = recipe_for(tiny_model(flavour), inputs, inpaint_area=area, mask_padding=6)
     [result] = run_recipe(recipe, store)
-    mask = np.zeros((HEIGHT, WIDTH), np.uint8)
-    mask[10:35, 20:45] = 255
-    assert_untouched_outside(result.pixels, inputs[0], mask)
+    assert_untouched_outside(result.pixels, inputs[0], box_mask(WIDTH, HEIGHT, MASK_BOX))
 
 
 def test_grown_feathered_and_grey_masks_keep_every_zero_pixel(tiny_model, store, tmp_path):

@@ -9,7 +9,7 @@ from studio.core.errors import JobCancelled, StudioError
 from studio.core.images import load_image
 from studio.core.recipe import parse_recipe
 from studio.engine.jobs import run_recipe
-from tests.fixtures.pictures import write_mask, write_picture
+from tests.fixtures.pictures import box_mask, write_mask, write_picture, write_picture_and_mask
 
 WIDTH, HEIGHT = 45, 37  # not multiples of the model's 2× grid nor of 8
 MASK_BOX = (12, 8, 30, 25)
@@ -17,10 +17,7 @@ MASK_BOX = (12, 8, 30, 25)
 
 @pytest.fixture
 def inputs(tmp_path):
-    return (
-        write_picture(tmp_path / "picture.png", WIDTH, HEIGHT),
-        write_mask(tmp_path / "mask.png", WIDTH, HEIGHT, MASK_BOX),
-    )
+    return write_picture_and_mask(tmp_path, WIDTH, HEIGHT, MASK_BOX)
 
 
 def recipe_for(model, inputs, **changes):
@@ -28,13 +25,6 @@ def recipe_for(model, inputs, **changes):
     fields = {"task": "inpaint", "model": str(model), "image": str(picture), "mask": str(mask), "steps": 3, "seed": 4,
               "mask_feather": 0}
     return parse_recipe({**fields, **changes})
-
-
-def box_mask():
-    mask = np.zeros((HEIGHT, WIDTH), np.uint8)
-    left, top, right, bottom = MASK_BOX
-    mask[top:bottom, left:right] = 255
-    return mask
 
 
 def test_the_store_loads_a_starter_folder_as_a_model_of_its_own_kind(tiny_model, store):
@@ -51,7 +41,7 @@ def test_the_store_loads_a_starter_folder_as_a_model_of_its_own_kind(tiny_model,
 def test_inpaint_changes_only_the_masked_pixels(tiny_model, store, inputs, area, strength):
     recipe = recipe_for(tiny_model("starter_photo"), inputs, inpaint_area=area, mask_padding=4, strength=strength)
     [result] = run_recipe(recipe, store)
-    picture, mask = load_image(inputs[0]), box_mask()
+    picture, mask = load_image(inputs[0]), box_mask(WIDTH, HEIGHT, MASK_BOX)
     assert result.pixels.shape == picture.shape
     assert np.array_equal(result.pixels[mask == 0], picture[mask == 0])
     assert not np.array_equal(result.pixels[mask == 255], picture[mask == 255])
@@ -99,7 +89,7 @@ def test_sdedit_of_the_whole_picture_keeps_its_size_and_strength_zero_keeps_it_a
 
 def test_sdedit_with_a_mask_keeps_every_pixel_outside_it(tiny_model, store, inputs):
     [edited] = run_recipe(recipe_for(tiny_model("starter_photo"), inputs, task="sdedit", strength=0.7), store)
-    picture, mask = load_image(inputs[0]), box_mask()
+    picture, mask = load_image(inputs[0]), box_mask(WIDTH, HEIGHT, MASK_BOX)
     assert np.array_equal(edited.pixels[mask == 0], picture[mask == 0])
 
 
@@ -124,3 +114,13 @@ def test_tasks_the_starter_models_cannot_do_are_refused_by_name(tiny_model, stor
         run_recipe(recipe_for(photo, inputs, task="upscale", mask=None), store)
     with pytest.raises(StudioError, match="needs a Stable Diffusion base model, but .* starter upscaler"):
         run_recipe(recipe_for(tiny_model("starter_sr"), inputs), store)
+
+
+def test_a_starter_with_damaged_weights_is_a_clear_error(tiny_model, store, inputs, tmp_path):
+    import shutil
+
+    damaged = shutil.copytree(tiny_model("starter_photo"), tmp_path / "damaged")
+    weights = damaged / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(StudioError, match="cannot load the starter model damaged"):
+        run_recipe(recipe_for(damaged, inputs), store)

@@ -54,6 +54,16 @@ def make_window(qtbot, settings_file):
     return make
 
 
+def paint_stroke(window, points, size: float = 20, hardness: float = 1.0) -> None:
+    """Paint the mask along `points` (picture pixels) through the document's brush path, as the canvas does."""
+    from studio.core.brush import Brush
+
+    stroke = window.document.begin_stroke(Brush(size=size, hardness=hardness))
+    for x, y in points:
+        stroke.move_to(x, y)
+    window.canvas.refresh(window.document.end_stroke(stroke))
+
+
 def write_picture(path: Path, width: int = 96, height: int = 64, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from studio.core.brush import Brush
 from studio.ui.worker import EngineBackend
+from tests.ui.conftest import paint_stroke
 
 pytest.importorskip("torch")
 tiny_models = pytest.importorskip("tests.fixtures.tiny_models")
@@ -21,10 +21,7 @@ def test_generate_with_a_tiny_model_shows_progress_and_applies(qtbot, make_windo
     window.models.add_checkpoint(tiny_checkpoint)
     assert window.model_panel.current_path == str(tiny_checkpoint.resolve()), window.model_panel.status.text()
     assert window.open_picture(picture_file)
-    stroke = window.document.begin_stroke(Brush(size=20, hardness=1.0))
-    stroke.move_to(30, 30)
-    stroke.move_to(60, 34)
-    window.canvas.refresh(window.document.end_stroke(stroke))
+    paint_stroke(window, [(30, 30), (60, 34)], size=20)
     panel = window.recipe_panel
     panel.prompt.setPlainText("a red door")
     panel.steps.setValue(3)
@@ -62,9 +59,7 @@ def test_a_missing_model_is_a_message_and_the_work_is_kept(qtbot, make_window, p
     window = make_window(EngineBackend())
     window.models.add_checkpoint(gone)
     assert window.open_picture(picture_file)
-    stroke = window.document.begin_stroke(Brush(size=20, hardness=1.0))
-    stroke.move_to(30, 30)
-    window.document.end_stroke(stroke)
+    paint_stroke(window, [(30, 30)])
     picture, mask = window.document.picture.copy(), window.document.mask.copy()
     gone.unlink()
     with qtbot.waitSignal(window.job_ended, timeout=60_000) as ended:

@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from studio.core.brush import Brush
 from studio.core.resources import repository_resources_dir
 from studio.ui.worker import EngineBackend
+from tests.ui.conftest import paint_stroke
 from tests.ui.test_tasks_tiny_models import choose, run_job
 
 pytest.importorskip("torch")
@@ -77,10 +77,7 @@ def test_a_starter_inpaints_in_the_window_and_keeps_the_unmasked_pixels(qtbot, m
     window = make_window(EngineBackend())
     window.welcome.use_starters.click()
     assert window.open_picture(picture_file)
-    stroke = window.document.begin_stroke(Brush(size=16, hardness=1.0))
-    stroke.move_to(30, 30)
-    stroke.move_to(50, 34)
-    window.canvas.refresh(window.document.end_stroke(stroke))
+    paint_stroke(window, [(30, 30), (50, 34)], size=16)
     panel = window.recipe_panel
     choose(panel.task, "inpaint")
     panel.steps.setValue(3)

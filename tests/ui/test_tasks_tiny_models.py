@@ -7,7 +7,7 @@ import pytest
 from studio.core.brush import Brush
 from studio.core.layers import control_layer
 from studio.ui.worker import EngineBackend
-from tests.ui.conftest import write_picture
+from tests.ui.conftest import paint_stroke, write_picture
 from tests.ui.test_canvas import drag, viewport_point
 
 pytest.importorskip("torch")
@@ -100,10 +100,7 @@ def test_sdedit_with_a_mask_keeps_every_pixel_outside_it(qtbot, make_window, tin
     window = make_window(EngineBackend())
     window.models.add_checkpoint(tiny_model("sd1"))
     assert window.open_picture(picture_file)
-    stroke = window.document.begin_stroke(Brush(size=20, hardness=1.0))
-    stroke.move_to(30, 30)
-    stroke.move_to(60, 34)
-    window.canvas.refresh(window.document.end_stroke(stroke))
+    paint_stroke(window, [(30, 30), (60, 34)], size=20)
     panel = window.recipe_panel
     choose(panel.task, "sdedit")
     small_steps(panel, steps=4)
