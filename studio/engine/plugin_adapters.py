@@ -4,7 +4,8 @@
 
 builds the task's stock diffusers pipeline with the recipe's sampler as its scheduler (a diffusers scheduler,
 or a k-diffusion-style function behind `KDiffusionScheduler`) and its UNet wrapped by `GuidedUNet` for the
-recipe's guidance. A plugin that fails to import, raises while sampling or returns something unusable is
+recipe's guidance (the bare UNet when the guidance is exactly plain CFG: the pipeline's own formula, with no
+per-step conversions and no host sync). A plugin that fails to import, raises while sampling or returns something unusable is
 disabled in the registry with the reason, and the job ends with a `PluginFailed` (a StudioError) naming it.
 """
 
@@ -35,9 +36,16 @@ class Sampling:
     sampler: Manifest
     guidance: Manifest
     scale: float
+    plain_cfg: bool = False  # the guidance is exactly the stock pipeline's CFG
+
+    @property
+    def pipeline_unet(self):
+        """What the pipeline should call: the bare UNet for plain CFG (the pipeline computes the same
+        uncond + s * (cond - uncond) itself), else the guided wrapper."""
+        return self.unet.unet if self.plain_cfg else self.unet
 
     def install(self, pipe):
-        pipe.unet = self.unet
+        pipe.unet = self.pipeline_unet
         stock = self.scale > 1 and getattr(self.unet.config, "time_cond_proj_dim", None) is None
         if stock != self.cfg_batch:
             pipe.__class__ = _with_cfg_batch(type(pipe))
@@ -108,6 +116,15 @@ def cfg_batch_needed(manifest: Manifest, scale: float, unet: Any) -> bool:
     return manifest.neutral_scale is None or float(scale) != manifest.neutral_scale
 
 
+def is_plain_cfg(manifest: Manifest, params: dict, builtin: bool) -> bool:
+    """A built-in guidance that computes exactly classifier-free guidance with these parameters."""
+    if not builtin:
+        return False  # a plugin's function runs even where it claims to equal CFG: it may keep state or check
+    if manifest.name == "cfg":
+        return True
+    return bool(manifest.cfg_equivalent) and all(params.get(k) == v for k, v in manifest.cfg_equivalent.items())
+
+
 def sampling_for(
     scheduler_config: dict,
     unet: Any,
@@ -133,7 +150,8 @@ def sampling_for(
         scheduler.batch_doubled = batch
     runner = GuidanceRunner(guidance_type, guide, params, scale, guidance.needs, classifier, fail)
     guided = GuidedUNet(unet, runner, NoiseSchedule.from_config(dict(scheduler_config)), batch)
-    return Sampling(scheduler, guided, batch, sampler_manifest, guidance, float(scale))
+    return Sampling(scheduler, guided, batch, sampler_manifest, guidance, float(scale),
+                    is_plain_cfg(guidance, params, builtin))
 
 
 def prepare_sampling(model, recipe: Recipe, registry: PluginRegistry | None = None) -> Sampling:

@@ -55,6 +55,36 @@ def test_builtin_guidance_types_run_in_jobs(tiny_model, store, files, job_regist
     assert result.pixels.shape == (HEIGHT, WIDTH, 3)
 
 
+@pytest.mark.parametrize("guidance, params", [("cfg", {}), ("cfg_rescale", {"rescale": 0.0}),
+                                              ("interval", {"sigma_low": 0.0, "sigma_high": 1000.0})])
+def test_plain_cfg_runs_the_stock_pipeline_unwrapped_and_exactly(tiny_model, store, files, job_registry, guidance,
+                                                                   params):
+    """Guidance that is exactly CFG needs no wrapper: the pipeline gets the bare UNet (no per-step conversions,
+    no host sync), and the picture is the stock pipeline's own, bit for bit."""
+    from studio.engine.pipelines import build_pipeline
+    from studio.engine.plugin_adapters import build_sampling_pipeline
+    from studio.engine.samplers import make_scheduler
+
+    job = recipe(tiny_model("sd1"), files, guidance_type=guidance, guidance_params=params)
+    model = store.get(job.model)
+    pipe = build_sampling_pipeline(model, "inpaint", job)
+    assert pipe.unet is model.components["unet"]
+    [ours] = run_recipe(job, store)
+    stock_pipe = build_pipeline(model, "inpaint", make_scheduler(job.sampler, model.scheduler_config))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("studio.engine.inpaint.build_sampling_pipeline", lambda *args, **kwargs: stock_pipe)
+        [stock] = run_recipe(job, store)
+    assert np.array_equal(ours.pixels, stock.pixels)
+
+
+def test_other_guidance_keeps_the_guided_wrapper(tiny_model, store, files, job_registry):
+    from studio.engine.guidance import GuidedUNet
+    from studio.engine.plugin_adapters import build_sampling_pipeline
+
+    job = recipe(tiny_model("sd1"), files, guidance_type="cfg_rescale", guidance_params={"rescale": 0.5})
+    assert isinstance(build_sampling_pipeline(store.get(job.model), "inpaint", job).unet, GuidedUNet)
+
+
 def test_guidance_that_needs_uncond_at_scale_one_gets_it(tiny_model, store, files, job_registry):
     seen = []
 
