@@ -268,9 +268,9 @@ def _skimage_photos(catalogue: Iterable[SkimagePhoto]) -> Iterable[tuple[Skimage
         yield photo, buffer.getvalue(), None
 
 
-def _split(ids: list[str], fraction: float) -> set[str]:
+def _split(ids: list[str], fraction: float, minimum: int = 1) -> set[str]:
     ranked = sorted(ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())
-    count = max(1, round(fraction * len(ids))) if ids else 0
+    count = max(minimum, round(fraction * len(ids))) if ids else 0
     return set(ranked[:count])
 
 
@@ -323,10 +323,12 @@ def gather(
             if p.package not in debs:
                 skipped.append({"id": p.id, "why": f"package {p.package} not available"})
 
-    kept = [o for o in originals if licence_class(o[0].licence) in licence_classes]
-    skipped += [{"id": o[0].id, "why": f"licence class {licence_class(o[0].licence)} not wanted"}
-                for o in originals if o not in kept]
-    heldout = _split([o[0].id for o in kept], heldout_fraction)
+    # Photos of a licence class not wanted for training are still free to look at: they join the held-out set,
+    # which only the evaluation reads (more unseen photos, and the training set keeps all it may use).
+    kept = [o for o in originals if licence_class(o[0].licence) in (PERMISSIVE, COPYLEFT)]
+    trainable = [o[0].id for o in kept if licence_class(o[0].licence) in licence_classes]
+    excluded = {o[0].id for o in kept if o[0].id not in trainable}
+    heldout = _split(trainable, heldout_fraction, minimum=0 if excluded else 1) | excluded
 
     records = []
     for photo, data, source, origin in kept:
@@ -390,6 +392,10 @@ def provenance_markdown(manifest: Manifest, command: str = "python -m studio.tra
         counts[p.licence] = counts.get(p.licence, 0) + 1
     lines += ["", "## Licences", "", "| licence | class | photos |", "| --- | --- | --- |"]
     lines += [f"| {k} | {licence_class(k)} | {v} |" for k, v in sorted(counts.items())]
+    evaluation_only = [p for p in manifest.split(HELDOUT) if p.licence_class == COPYLEFT]
+    if evaluation_only and not any(p.licence_class == COPYLEFT for p in manifest.split(TRAIN)):
+        lines += ["", f"Training uses public-domain, CC0 and CC BY photos only. The {len(evaluation_only)} share-alike "
+                  "photos are held out: only the evaluation reads them."]
     if any(p.licence_class == COPYLEFT for p in manifest.split(TRAIN)):
         lines += ["", "Some training photos are under share-alike (copyleft) licences. Whether trained weights are an",
                   "adaptation of their training images is not settled; if they are, the weights must be offered under",

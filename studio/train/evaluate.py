@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from studio.train.data import HELDOUT, PhotoCrops, load_photos
+from studio.train.sources import PERMISSIVE
 from studio.train.metrics import gmsd, psnr, ssim
 from studio.train.ops import from_unit
 
@@ -77,6 +78,11 @@ class Case:
     results: dict[str, dict[str, float]]
 
 
+def _showable(record) -> bool:
+    """Example sheets are committed to docs/: only crops of photos with permissive licences go in them."""
+    return record.licence_class == PERMISSIVE
+
+
 def _inpaint_cases(model, photos, crops_per_photo, steps, seed, samples, examples):
     from studio.train import starter_inference as si
 
@@ -101,7 +107,7 @@ def _inpaint_cases(model, photos, crops_per_photo, steps, seed, samples, example
                 results = {name: {"psnr_hole": psnr(truth, out, region), "psnr": psnr(truth, out),
                                   "ssim": ssim(truth, out), "gmsd": gmsd(truth, out)} for name, out in outputs.items()}
                 cases.append(Case("inpaint", record.id, c, kind, results))
-                if examples is not None and len(examples) < 6:
+                if examples is not None and len(examples) < 6 and _showable(record):
                     shown = truth.copy()
                     shown[region] = (shown[region] * 0.3 + np.array([255, 0, 255]) * 0.7).astype(np.uint8)
                     examples.append([shown] + list(outputs.values()) + [truth])
@@ -130,7 +136,7 @@ def _sr_cases(model, photos, crops_per_photo, steps, seed, hr_size, examples):
             results = {name: {"psnr": psnr(truth, out), "ssim": ssim(truth, out), "gmsd": gmsd(truth, out)}
                        for name, out in outputs.items()}
             cases.append(Case("upscale", record.id, c, None, results))
-            if examples is not None and len(examples) < 4:
+            if examples is not None and len(examples) < 4 and _showable(record):
                 examples.append([pil_upscale(low, scale, Image.Resampling.NEAREST)] + list(outputs.values()) + [truth])
     return cases
 

@@ -23,7 +23,7 @@ from studio.train.data import (
     provenance_markdown,
     read_deb_files,
 )
-from studio.train.sources import DEBIAN_PHOTOS, LICENCES, SKIMAGE_PHOTOS, DebianPhoto
+from studio.train.sources import DEBIAN_PHOTOS, LICENCES, PERMISSIVE, SKIMAGE_PHOTOS, DebianPhoto
 
 
 def test_skimage_photos_are_gathered_with_provenance(photo_data):
@@ -183,3 +183,23 @@ def test_the_data_command_writes_the_folder_and_the_provenance_document(tmp_path
     assert len(list((tmp_path / "d" / "photos").iterdir())) == 4
     text = (tmp_path / "provenance.md").read_text()
     assert "python -m studio.train data --out" in text and "skimage-chelsea" in text
+
+
+def test_photos_kept_out_of_training_by_licence_are_held_out_for_evaluation(tmp_path):
+    cache = tmp_path / "debs"
+    cache.mkdir()
+    copyright_text = COPYRIGHT.replace(b"License: CC-BY-NC-4.0", b"License: CC-BY-SA-4.0")
+    _deb(cache / "fake-backgrounds_1.0-1_all.deb", {
+        "usr/share/doc/fake-backgrounds/copyright": copyright_text,
+        "usr/share/backgrounds/Lake.jpg": _jpeg("blue"),
+        "usr/share/backgrounds/Nolicence.jpg": _jpeg("red"),
+    })
+    permissive = DebianPhoto("fake-backgrounds", "usr/share/backgrounds/Lake.jpg", "Lake", "Ada Lovelace", "CC-BY-4.0",
+                             "https://example.org", "dep5", "CC-BY-4.0")
+    share_alike = DebianPhoto("fake-backgrounds", "usr/share/backgrounds/Nolicence.jpg", "Sea", "Ada Lovelace",
+                              "CC-BY-SA-4.0", "https://example.org", "dep5", "CC-BY-SA-4.0")
+    manifest = gather(tmp_path / "data", use_skimage=False, deb_cache=cache, short_side=100, heldout_fraction=0.0,
+                      debian_catalogue=[permissive, share_alike], licence_classes=(PERMISSIVE,))
+    assert [p.id for p in manifest.split("train")] == [permissive.id]
+    assert [p.id for p in manifest.split("heldout")] == [share_alike.id]  # seen by the evaluation only
+    assert "only the evaluation reads them" in provenance_markdown(manifest)
