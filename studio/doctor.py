@@ -235,6 +235,7 @@ def check_resources(report: Report) -> None:
     report.item("Resources", f"{folder} ({source})")
     report.sub(f"model configs: {', '.join(families) if families else 'none'}")
     report.sub(f"CLIP tokenizer: {'found' if tokenizer_ok else 'missing'}")
+    report.sub(f"starter models: {_starters()}")
     fix = (f"unset {resources.ENV_VAR} or point it at a complete resources/ folder" if os.environ.get(resources.ENV_VAR)
            else f"reinstall Studio ({_installer_hint()}); a wheel must carry studio/_resources")
     if not folder.is_dir():
@@ -245,6 +246,18 @@ def check_resources(report: Report) -> None:
     if not tokenizer_ok:
         report.problem(f"the CLIP tokenizer files are missing ({vocab.name}, {merges.name} under {vocab.parent})",
                        fix, essential=True)
+
+
+def _starters() -> str:
+    """The bundled starter models (usable with no checkpoint), named with what they do."""
+    from studio.core.checkpoints import inspect
+    from studio.core.starter import bundled_starters
+
+    found = [inspect(folder) for folder in bundled_starters()]
+    if not found:
+        return "none shipped with this copy (add a Stable Diffusion checkpoint to generate)"
+    roles = {"starter": "inpaint, SDEdit", "starter_sr": "×4 upscale"}
+    return ", ".join(f"{info.name} ({info.problem or roles.get(info.family, info.kind)})" for info in found)
 
 
 def _settings_file() -> Path:

@@ -140,3 +140,14 @@ def test_gpus_are_listed_with_their_free_memory_and_too_little_is_a_note():
                             "                  cuda:1 RTX 3070 (CUDA): 1.0 GiB free of 8.0 GiB"]
     [note] = report.problems
     assert not note.essential and note.what.startswith("cuda:1 has only 1.0 GiB free")
+
+
+def test_bundled_starter_models_are_named_with_what_they_do(tiny_model, tmp_path, monkeypatch):
+    from tests.fixtures.tiny_starter import resources_without_starters
+
+    resources = resources_without_starters(tmp_path / "resources")
+    monkeypatch.setenv("STUDIO_RESOURCES", str(resources))
+    assert "starter models: none shipped" in doctor.render(doctor.diagnose())
+    shutil.copytree(tiny_model("starter_photo"), resources / "starter" / "photo-128")
+    shutil.copytree(tiny_model("starter_sr"), resources / "starter" / "sr-x4")
+    assert "starter models: photo-128 (inpaint, SDEdit), sr-x4 (×4 upscale)" in doctor.render(doctor.diagnose())

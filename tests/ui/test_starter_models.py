@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from studio.core.resources import repository_resources_dir
 from studio.ui.worker import EngineBackend
+from tests.fixtures.tiny_starter import resources_without_starters
 from tests.ui.conftest import paint_stroke
 from tests.ui.test_tasks_tiny_models import choose, run_job
 
@@ -17,11 +17,7 @@ pytest.importorskip("torch")
 @pytest.fixture
 def shipped_starters(tmp_path, monkeypatch, tiny_model):
     """A resources folder like the repository's, with the tiny starter models in resources/starter/."""
-    resources = tmp_path / "resources"
-    resources.mkdir()
-    for part in repository_resources_dir().iterdir():
-        if part.name != "starter":
-            (resources / part.name).symlink_to(part)
+    resources = resources_without_starters(tmp_path / "resources")
     for name in ("starter_photo", "starter_sr"):
         shutil.copytree(tiny_model(name), resources / "starter" / name)
     monkeypatch.setenv("STUDIO_RESOURCES", str(resources))
