@@ -34,7 +34,8 @@ Set-StrictMode -Version Latest
 $ErrorActionPreference = "Stop"
 
 # --- what is installed from where ---------------------------------------------------------------------------
-$DefaultSource = "studio"                                   # the published package
+# No published package yet (the name "studio" on PyPI is someone else's project): by default Studio is built
+# from the checkout or release archive this script sits in; -Source names anything else.
 $TorchIndexBase = if ($env:STUDIO_TORCH_INDEX_BASE) { $env:STUDIO_TORCH_INDEX_BASE } else { "https://download.pytorch.org/whl" }
 $TorchPackages = @("torch", "torchvision")                 # installed together, from the same index, so that they match
 $CudaBuilds = @(130, 128, 126, 124, 121, 118)               # PyTorch's CUDA indexes (cuXYZ), newest first
@@ -216,9 +217,23 @@ function Test-LocalPath([string]$What) {
     return ($What -eq ".") -or ($What -eq "..") -or ($What -match "[\\/]") -or ($What -match "\.(whl|zip|tar\.gz)$")
 }
 
+function Get-ScriptCheckout {
+    # the Studio checkout or release archive around this script; $null when run from a downloaded string
+    if (-not $PSScriptRoot) { return $null }
+    $root = Split-Path -Parent $PSScriptRoot
+    $project = Join-Path $root "pyproject.toml"
+    if ((Test-Path $project) -and (Test-Path (Join-Path $root "studio/__init__.py")) -and
+        (Select-String -Path $project -Pattern '^name = "studio"' -Quiet)) { return $root }
+    return $null
+}
+
 function Resolve-Source {
     if (-not $script:Source) { $script:Source = Get-Conf "source" }
-    if (-not $script:Source) { $script:Source = $DefaultSource }
+    if (-not $script:Source) { $script:Source = Get-ScriptCheckout }
+    if (-not $script:Source) {
+        Die ("nothing to install from: run installer\install.ps1 from a Studio checkout or release archive, or pass " +
+             "-Source with a checkout folder, a Studio .whl file or a pip requirement (e.g. git+https://.../studio.git)")
+    }
     if (Test-LocalPath $script:Source) {
         if (-not (Test-Path $script:Source)) { Die "-Source ${script:Source}: no such file or folder" }
         $script:Source = (Resolve-Path $script:Source).Path

@@ -12,7 +12,8 @@
 set -euo pipefail
 
 # --- what is installed from where ---------------------------------------------------------------------------
-DEFAULT_SOURCE="studio"                                            # the published package
+# No published package yet (the name "studio" on PyPI is someone else's project): by default Studio is built
+# from the checkout or release archive this script sits in; --source names anything else.
 TORCH_INDEX_BASE="${STUDIO_TORCH_INDEX_BASE:-https://download.pytorch.org/whl}"
 TORCH_PACKAGES="torch torchvision"    # installed together, from the same index, so that they match
 CUDA_BUILDS="130 128 126 124 121 118"  # PyTorch's CUDA indexes (cuXYZ), newest first; the newest the driver runs wins
@@ -51,7 +52,7 @@ and adds a launcher.
   --prefix DIR        where to install (default: ~/.local/share/studio on Linux,
                       ~/Library/Application Support/Studio on macOS); the environment is DIR/venv
   --source WHAT       what to install: a checkout folder, a .whl file or a pip requirement
-                      (default: the published package "studio")
+                      (default: the checkout or release archive this script is in)
   --cpu               install the CPU build of torch, whatever GPU there is
   --torch SPEC        install these requirements instead of choosing a build, e.g.
                       "torch==2.6.0 torchvision==0.21.0" (give both: they must match); pip's own
@@ -312,10 +313,25 @@ is_local_path() { # a path (has a slash, or is a wheel or sdist file name) rathe
     esac
 }
 
+script_checkout() { # the Studio checkout or release archive around this script, if it runs from one
+    local here
+    case "${BASH_SOURCE[0]:-}" in
+        */*) here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." 2>/dev/null && pwd -P)" || return 1 ;;
+        *) return 1 ;; # piped into bash: no file, no checkout
+    esac
+    [ -f "$here/pyproject.toml" ] && [ -f "$here/studio/__init__.py" ] && grep -q '^name = "studio"' "$here/pyproject.toml" ||
+        return 1
+    printf '%s\n' "$here"
+}
+
 resolve_source() { # a local path becomes absolute (so --update finds it again); requirements stay as they are
     if [ -z "$SOURCE" ]; then
         SOURCE="$(conf_get source)"
-        SOURCE="${SOURCE:-$DEFAULT_SOURCE}"
+    fi
+    if [ -z "$SOURCE" ]; then
+        SOURCE="$(script_checkout)" ||
+            die "nothing to install from: run installer/install.sh from a Studio checkout or release archive, or pass
+    --source with a checkout folder, a Studio .whl file or a pip requirement (e.g. git+https://…/studio.git)"
     fi
     if is_local_path "$SOURCE"; then
         [ -e "$SOURCE" ] || die "--source $SOURCE: no such file or folder"

@@ -210,3 +210,16 @@ def test_the_powershell_script_offers_the_same_options_and_a_start_menu_shortcut
     assert sh_builds == ps_builds
     for a, b in (("(", ")"), ("{", "}"), ("[", "]")):  # a rough balance check, where no parser is at hand
         assert text.count(a) == text.count(b), f"unbalanced {a}{b}"
+
+
+def test_without_a_source_it_installs_the_checkout_around_it_or_says_what_to_pass(tmp_path):
+    """The name "studio" on PyPI is an unrelated project: the installer never falls back to it."""
+    assert "DEFAULT_SOURCE" not in INSTALL_SH.read_text()
+    script = INSTALL_SH.read_text()
+    piped = subprocess.run(["bash", "-s", "--", "--prefix", str(tmp_path / "p"), "--no-launcher"], input=script,
+                           capture_output=True, text=True, timeout=120)
+    assert piped.returncode != 0
+    assert "nothing to install from" in piped.stderr and "--source" in piped.stderr
+    here = subprocess.run(["bash", "-c", f'source "{INSTALL_SH}" --show-torch >/dev/null; script_checkout'],
+                          capture_output=True, text=True, timeout=120)
+    assert here.stdout.strip() == str(INSTALL_SH.resolve().parents[1])
