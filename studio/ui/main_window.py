@@ -414,7 +414,7 @@ class MainWindow(QMainWindow):
         panel = self.recipe_panel
         task = panel.current_task
         model = panel.upscale.current_path if task == "upscale" else self.models.current
-        units = panel.controls.choices() if task in TASKS_USING_CONTROLNETS else []
+        units = panel.controls.choices() if panel.uses_controlnets else []
         return self.document, model, task, lambda: panel.recipe_values(next_seed=True), units
 
     def _task_changed(self) -> None:

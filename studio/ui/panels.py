@@ -288,6 +288,12 @@ class RecipePanel(QWidget):
         model = self.upscale.current_path if task == "upscale" else self._base_model
         return model in self._starter_paths
 
+    @property
+    def uses_controlnets(self) -> bool:
+        """Whether a job takes the ControlNet units: the tasks that use them, on a Stable Diffusion model."""
+        task = self.current_task
+        return task == "controlnet" or (task in TASKS_USING_CONTROLNETS and not self.starter_in_use)
+
     def _show_starter_note(self) -> None:
         starter = self.starter_in_use
         runs = starter and self.current_task in STARTER_TASKS
@@ -297,6 +303,7 @@ class RecipePanel(QWidget):
                        self.sampler_params, self.guidance_params):
             widget.setEnabled(not runs)
         self.prompt.setPlaceholderText("Starter models ignore prompts" if runs else PROMPT_HINTS.get(self.current_task, ""))
+        self.controls.setVisible(self.uses_controlnets)
 
     def set_models(self, entries) -> None:
         """Fill the ControlNet and upscaler choices from the listed models (core.checkpoints.CheckpointInfo)."""

@@ -55,6 +55,21 @@ def test_the_panels_say_plainly_that_starter_models_ignore_prompts(make_window, 
     assert panel.prompt.placeholderText() == "Starter models ignore prompts"
 
 
+def test_controlnet_units_are_hidden_and_left_out_of_starter_jobs(make_window, shipped_starters, tiny_model,
+                                                                   picture_file):
+    window = make_window()
+    window.models.add_checkpoint(tiny_model("controlnet_sd1"))
+    window.welcome.use_starters.click()
+    assert window.open_picture(picture_file)
+    panel = window.recipe_panel
+    choose(panel.task, "sdedit")
+    panel.controls.setChecked(True)  # chosen earlier, for a Stable Diffusion model
+    assert not panel.controls.isVisible() and not panel.uses_controlnets
+    assert window._job_inputs()[4] == []
+    window.models.add_checkpoint(tiny_model("sd1"))  # back on a Stable Diffusion model: the units apply again
+    assert panel.controls.isVisible() and len(window._job_inputs()[4]) == 1
+
+
 def test_controlnet_on_a_starter_says_what_it_needs_and_sd_models_show_no_note(make_window, shipped_starters,
                                                                                 tiny_model):
     window = make_window()
