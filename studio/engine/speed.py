@@ -541,18 +541,21 @@ def cache_prompt_embeddings(pipe) -> None:
 # warm-up ------------------------------------------------------------------------------------------------------------
 
 
-def warm_up(model, steps: int = 2) -> float:
+def warm_up(model, steps: int = 2, force: bool = False) -> float:
     """Run the model's usual task once at its native size and batch 1, so that torch.compile compiles (or loads
     from the cache) the shape most jobs use before the first job asks for it. Call it in the worker thread after
-    loading a model; returns the seconds it took (0 when nothing is compiled for this model)."""
+    loading a model; returns the seconds it took (0 when nothing is compiled for this model, unless `force`)."""
     import time
 
     import numpy as np
 
     from studio.core.recipe import parse_recipe
+    from studio.engine.task import TaskCall
 
     settings = speed_settings(model)
-    if model.info.kind != "pipeline" or settings.compile == "off" or model.device.type != "cuda":
+    if model.info.kind != "pipeline" or model.info.starter:
+        return 0.0
+    if not force and (settings.compile == "off" or model.device.type != "cuda"):
         return 0.0
     from studio.engine.inpaint import inpaint
     from studio.engine.sdedit import sdedit
@@ -564,6 +567,7 @@ def warm_up(model, steps: int = 2) -> float:
     task = "inpaint" if model.info.inpaint else "sdedit"
     recipe = parse_recipe({"task": task, "model": "warm-up", "image": "warm-up", "mask": "warm-up",
                            "steps": steps, "strength": 1.0, "prompt": "warm-up", "sampler": "euler"})
+    call = TaskCall(model, recipe, picture, mask if task == "inpaint" else None, [0])
     start = time.perf_counter()
-    (inpaint if task == "inpaint" else sdedit)(model, recipe, picture, mask if task == "inpaint" else None, [0])
+    (inpaint if task == "inpaint" else sdedit)(call)
     return time.perf_counter() - start

@@ -109,8 +109,11 @@ class EngineBackend:
         return self._loaded == _resolved(path)
 
     def load_model(self, path: str) -> None:
+        from studio.engine.speed import warm_up
+
         self._loaded = None
-        self._model_store().get(path)
+        model = self._model_store().get(path)
+        warm_up(model)  # compiles the usual shape now, in the worker, not at the first Generate (CUDA + compile only)
         self._loaded = _resolved(path)
 
     def generate(self, request: GenerateRequest, on_progress, cancel: CancelToken) -> list:

@@ -261,6 +261,13 @@ def test_warm_up_does_nothing_without_compilation(tiny_model, own_store):
     assert speed.warm_up(own_store.get(tiny_model("sd1"))) == 0.0
 
 
+@pytest.mark.parametrize("flavour", ["sd1", "sd1_inpaint", "starter_photo"])
+def test_warm_up_runs_the_usual_task_through_the_engine(tiny_model, own_store, flavour):
+    """What the worker runs after loading a model on a GPU with compilation on, here forced on the CPU."""
+    took = speed.warm_up(own_store.get(tiny_model(flavour, "diffusers")), force=True)
+    assert took == 0.0 if flavour == "starter_photo" else took > 0.0
+
+
 def test_leaving_cuda_graphs_frees_their_memory_pools(monkeypatch, tmp_path):
     """After an out-of-memory error the engine offloads, and offloaded modules are uncompiled: the CUDA-graph
     pools must go too, or the lower memory policy cannot use that memory."""
