@@ -28,6 +28,7 @@ on older GPUs and Apple, fp32 on the CPU. Classifier-free guidance is batched (c
 by the diffusers pipelines themselves; SDPA attention is diffusers' default processor (AttnProcessor2_0).
 
 Defaults: everything off on CPU and Apple (the test suite runs stock diffusers), `CUDA_DEFAULTS` on CUDA;
+compilation without CUDA graphs (`compile=default`, `max-autotune-no-cudagraphs`) also runs there when asked for;
 `STUDIO_SPEED="compile=off,channels_last=0"` overrides switches. Offloaded modules (memory policies
 model_offload, sequential_offload) are never compiled, fused or converted.
 
@@ -59,6 +60,8 @@ COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune", "max-autot
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 ATTENTION_KERNELS = ("default", "flash", "cudnn", "efficient", "math")
 CUDA_ONLY = ("attention", "compile", "compile_controlnet", "compile_dynamic", "compile_tuning", "cudnn_benchmark")
+COMPILE_SWITCHES = ("compile", "compile_controlnet")  # modes without CUDA graphs also run elsewhere, when asked for
+COMPILE_OPTIONS = ("compile_dynamic", "compile_tuning")
 ENV_VAR = "STUDIO_SPEED"
 RECOMPILE_LIMIT = 64  # every UNet, ControlNet and shape is an entry of Module._call_impl's code cache (torch: 8)
 EMBEDDING_CACHE_SIZE = 32  # per text encoder
@@ -202,7 +205,7 @@ def optimize_models(models, device: torch.device, settings: SpeedSettings) -> di
         _set_channels_last(module, settings.channels_last)
         _set_attention(module, settings.fuse_qkv, settings.attention if cuda else "default")
         mode = {"unet": settings.compile, "controlnet": settings.compile_controlnet}.get(role, "off")
-        _set_compiled(module, mode if cuda else "off", settings)
+        _set_compiled(module, mode if cuda or mode not in CUDA_GRAPH_MODES else "off", settings)
         if role == "vae" and settings.vae_tiling:
             module.enable_tiling()  # only above the VAE's native size; "off" leaves what the task set
     if cuda:
@@ -221,8 +224,11 @@ def describe(settings: SpeedSettings, device: torch.device | str) -> dict[str, s
 
     report = {name: text(value) for name, value in settings.to_dict().items()}
     if device.type != "cuda":
+        compiling = any(report[name] not in ("off", *CUDA_GRAPH_MODES) for name in COMPILE_SWITCHES)
         for name in CUDA_ONLY:
-            if report[name] not in ("off", "default", "auto"):
+            runs_here = ((name in COMPILE_SWITCHES and report[name] not in CUDA_GRAPH_MODES)
+                         or (name in COMPILE_OPTIONS and compiling))
+            if report[name] not in ("off", "default", "auto") and not runs_here:
                 report[name] = f"skipped ({device.type}): {report[name]}"
     return report
 

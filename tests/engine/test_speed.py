@@ -120,6 +120,22 @@ def test_cuda_only_switches_skip_themselves_on_the_cpu(tiny_model, own_store):
     assert {type(p) for p in unet.attn_processors.values()} == {AttnProcessor2_0}
 
 
+@pytest.mark.timeout(600)
+def test_compilation_without_cuda_graphs_runs_a_real_job_on_the_cpu(tiny_model, own_store):
+    """The GPU's compile path, traced and compiled for real by torch.compile (inductor, C++ on the CPU) through
+    the engine's pipelines and wrappers: the pictures match eager ones, and nothing fell back to eager."""
+    recipe = parse_recipe({"task": "inpaint", "model": str(tiny_model("sd1_inpaint")), "image": "p.png",
+                           "mask": "m.png", "steps": 2, "seed": 3, "sampler": "euler", "width": 64, "height": 64,
+                           "prompt": "a door"})
+    [eager] = run(own_store, recipe, OFF, picture(), box_mask())
+    compiled_settings = OFF.replace(compile="default", compile_dynamic=False)
+    assert speed.describe(compiled_settings, "cpu")["compile"] == "default"
+    [compiled] = run(own_store, recipe, compiled_settings, picture(), box_mask())
+    unet = own_store.get(recipe.model).components["unet"]
+    assert speed.applied(unet)["compile"].startswith("default") and "compile_error" not in speed.applied(unet)
+    assert np.abs(compiled.astype(int) - eager.astype(int)).max() <= MAX_ABS_DIFF
+
+
 def test_defaults_are_off_on_the_cpu_and_on_for_cuda(monkeypatch):
     monkeypatch.delenv(speed.ENV_VAR, raising=False)
     assert speed.default_settings("cpu") == OFF
