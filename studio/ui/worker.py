@@ -113,7 +113,10 @@ class EngineBackend:
 
         self._loaded = None
         model = self._model_store().get(path)
-        warm_up(model)  # compiles the usual shape now, in the worker, not at the first Generate (CUDA + compile only)
+        try:  # compiles the usual shape now, in the worker, not at the first Generate (CUDA + compile only)
+            warm_up(model)
+        except Exception as error:  # noqa: BLE001: an optimization; the model itself loaded and the first job retries
+            log.warning("warm-up of %s failed, the first job will compile instead: %s", path, error)
         self._loaded = _resolved(path)
 
     def generate(self, request: GenerateRequest, on_progress, cancel: CancelToken) -> list:

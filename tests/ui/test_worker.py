@@ -125,3 +125,17 @@ def test_out_of_memory_errors_are_recognised_by_name():
 
     assert describe_error(OutOfMemoryError("CUDA out of memory")).startswith("Out of memory")
     assert describe_error(StudioError("plain")) == "plain"
+
+
+def test_a_failing_warm_up_leaves_the_model_loaded(monkeypatch, tiny_model):
+    """Warm-up only compiles ahead of time: when it fails (out of memory, say), the load still succeeds."""
+    from studio.engine import speed
+    from studio.ui.worker import EngineBackend
+
+    def fail(model):
+        raise RuntimeError("CUDA out of memory while compiling")
+
+    monkeypatch.setattr(speed, "warm_up", fail)
+    backend = EngineBackend()
+    backend.load_model(str(tiny_model("sd1")))
+    assert backend._loaded is not None
