@@ -44,6 +44,8 @@ import dataclasses
 import inspect
 import logging
 import os
+import sys
+import types
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -430,7 +432,30 @@ class CompiledCall:
             module._compiled_call_impl = None
             _state(module)["compile_error"] = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             return module._call_impl(*args, **kwargs)
+        _give_kernels_parents()
         return _clone_tensors(output) if self.cudagraphs else output
+
+
+_modules_seen = 0
+
+
+def _give_kernels_parents() -> None:
+    """Inductor loads its compiled kernels as modules named "<hash>.kernel" with no "<hash>" package. PySide6,
+    when a Qt call gets arguments of the wrong type, imports every extension module in sys.modules by name to
+    word its TypeError, and a failed import there aborts the whole process. An empty placeholder package per
+    kernel makes those imports succeed (checked only when sys.modules has grown)."""
+    global _modules_seen
+    if len(sys.modules) == _modules_seen:
+        return
+    for name, module in list(sys.modules.items()):
+        if os.path.splitext(getattr(module, "__file__", None) or "")[1] not in (".so", ".pyd"):
+            continue  # PySide6 imports only binary modules
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            parent = ".".join(parts[:depth])
+            if parent not in sys.modules:
+                sys.modules[parent] = types.ModuleType(parent)
+    _modules_seen = len(sys.modules)
 
 
 def _set_compiled(module: torch.nn.Module, mode: str, settings: SpeedSettings) -> None:

@@ -48,7 +48,7 @@ class SliderField(QWidget):
         return round(value, self.decimals) if self.decimals else int(value)
 
     def setValue(self, value: float) -> None:
-        self.spin.setValue(value)
+        self.spin.setValue(float(value) if self.decimals else round(value))  # QSpinBox takes whole numbers only
 
     def _from_slider(self, position: int) -> None:
         value = position / self._scale

@@ -5,6 +5,7 @@ recipe's values; the window adds the model and the input paths when it builds th
 from __future__ import annotations
 
 import importlib.util
+import math
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -424,22 +425,23 @@ class RecipePanel(QWidget):
             "task": self._select_task,
             "prompt": lambda v: self.prompt.setPlainText(str(v)),
             "negative_prompt": lambda v: self.negative_prompt.setPlainText(str(v)),
-            "steps": self.steps.setValue,
-            "guidance": self.guidance.setValue,
-            "strength": self.strength.setValue,
+            "steps": _number_only(self.steps.setValue),
+            "guidance": _number_only(self.guidance.setValue),
+            "strength": _number_only(self.strength.setValue),
             "seed": lambda v: setattr(self.seed, "seed", int(v)),
             "seed_locked": lambda v: setattr(self.seed, "locked", bool(v)),
             "sampler": lambda v: _select(self.sampler, v),
             "guidance_type": lambda v: _select(self.guidance_type, v),
             "sampler_params": self.sampler_params.set_values,
             "guidance_params": self.guidance_params.set_values,
-            "variations": self.variations.setValue,
+            "variations": _number_only(self.variations.setValue),
             "custom_size": lambda v: self.custom_size.setChecked(bool(v)),
-            "size": lambda v: (self.width_field.setValue(int(v[0])), self.height_field.setValue(int(v[1]))),
-            "mask_grow": self.mask_grow.setValue,
-            "mask_feather": self.mask_feather.setValue,
+            "size": lambda v: (_number_only(self.width_field.setValue)(int(v[0])),
+                               _number_only(self.height_field.setValue)(int(v[1]))),
+            "mask_grow": _number_only(self.mask_grow.setValue),
+            "mask_feather": _number_only(self.mask_feather.setValue),
             "inpaint_area": lambda v: _select(self.inpaint_area, v),
-            "mask_padding": self.mask_padding.setValue,
+            "mask_padding": _number_only(self.mask_padding.setValue),
             "controlnet": self.controls.restore,
             "upscale": self.upscale.restore,
         }
@@ -486,6 +488,17 @@ class RecipePanel(QWidget):
         self.restore(state)
         if self.recipe_notes:
             self.notice.emit(" ".join(self.recipe_notes))
+
+
+def _number_only(setter):
+    """A Qt setter that refuses anything but a finite number in Python. Letting Qt refuse it instead goes through
+    PySide6's error path, which aborts the process when torch.compile has loaded kernels (engine/speed.py)."""
+    def set_number(value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise TypeError(f"expected a number, got {value!r}")
+        setter(round(value) if isinstance(getattr(setter, "__self__", None), QSpinBox) else value)
+
+    return set_number
 
 
 def _multiple_of_8(value: int) -> int:

@@ -339,3 +339,32 @@ def test_a_large_picture_opens_in_the_background_and_the_last_asked_wins(qtbot, 
     qtbot.wait(20)
     assert opened == [second]
     assert window.document.size == (64, 48)
+
+
+def test_settings_of_the_wrong_type_never_reach_qt_even_after_torch_compile(make_window, settings_file):
+    """Compiled kernels sit in sys.modules under names PySide6 cannot import; a Qt call with wrong argument types
+    then aborts the process while wording its TypeError. Remembered values are checked before Qt sees them,
+    and engine/speed.py gives the kernels importable parents."""
+    import sys
+
+    import torch
+
+    from studio.engine import speed
+
+    compiled = torch.compile(torch.nn.Sequential(torch.nn.Conv2d(3, 5, 3), torch.nn.SiLU()))
+    compiled(torch.ones(1, 3, 7, 7))
+    orphans = [name for name, module in list(sys.modules.items()) if "." in name
+               and str(getattr(module, "__file__", "")).endswith(".so") and name.split(".")[0] not in sys.modules]
+    assert orphans  # inductor's C++ kernels: what made PySide6 abort
+    speed._give_kernels_parents()
+    settings_file.parent.mkdir(parents=True, exist_ok=True)
+    settings_file.write_text('{"panel": {"steps": "many", "guidance": [1], "variations": 2.6, "strength": 0.25,'
+                             ' "size": ["a", 3], "prompt": "ok"}}')
+    window = make_window()
+    panel = window.recipe_panel
+    assert panel.prompt.toPlainText() == "ok" and panel.steps.value() == 30 and panel.variations.value() == 3
+    assert panel.strength.value() == 0.25
+    from PySide6.QtWidgets import QSpinBox
+
+    with pytest.raises(TypeError):
+        QSpinBox().setValue("many")  # PySide6's own error path survives the compiled kernels
