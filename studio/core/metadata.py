@@ -71,6 +71,7 @@ def a1111_parameters(meta: ResultMetadata, size: tuple[int, int]) -> str:
         fields["Mask blur"] = f"{recipe.mask_feather:g}"
         fields["Inpaint area"] = "Only masked" if recipe.inpaint_area == "masked" else "Whole picture"
         fields["Masked area padding"] = recipe.mask_padding
+        fields["Masked content"] = recipe.masked_content
     fields["Version"] = f"Studio {meta.run.get('studio_version', '')}".strip()
     line = ", ".join(f"{key}: {value}" for key, value in fields.items() if value != "")
     return f"{recipe.prompt}\nNegative prompt: {recipe.negative_prompt}\n{line}"

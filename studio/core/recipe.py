@@ -19,6 +19,7 @@ from studio.core.errors import RecipeError
 RECIPE_VERSION = 1
 TASKS = ("inpaint", "sdedit", "controlnet", "upscale")
 INPAINT_AREAS = ("whole", "masked")
+MASKED_CONTENTS = ("original", "fill")  # what the model starts from under the mask (engine/fill.py)
 SAMPLER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_SEED = 2**32 - 1
 MAX_SIDE = 8192
@@ -64,6 +65,7 @@ class Recipe:
     mask_feather: float = 0.0
     inpaint_area: str = "whole"
     mask_padding: int = 32
+    masked_content: str = "original"
     noise_level: int = 20  # upscale: noise added to the low-resolution picture
     tile_size: int = 128  # upscale: latent tile side (pictures smaller than a tile are not tiled)
     tile_overlap: int = 32
@@ -259,6 +261,7 @@ _CHECKS = {
     "mask_feather": lambda n, v: _number(n, v, 0.0, 256.0),
     "inpaint_area": lambda n, v: _choice(n, v, INPAINT_AREAS),
     "mask_padding": lambda n, v: _integer(n, v, 0, 4096),
+    "masked_content": lambda n, v: _choice(n, v, MASKED_CONTENTS),
     "noise_level": lambda n, v: _integer(n, v, 0, 350),
     "tile_size": lambda n, v: _integer(n, v, 16, 4096),
     "tile_overlap": lambda n, v: _integer(n, v, 0, 2048),

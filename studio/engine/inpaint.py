@@ -15,6 +15,7 @@ from studio.core.errors import StudioError
 from studio.core.masks import bounding_box, composite, refine
 from studio.core.recipe import Recipe
 from studio.core.regions import plan_region
+from studio.engine.fill import prefill
 from studio.engine.plugin_adapters import build_sampling_pipeline
 from studio.engine.task import TaskCall
 
@@ -52,10 +53,11 @@ def inpaint(call: TaskCall) -> list[np.ndarray]:
     height, width = picture.shape[:2]
     plan = plan_region((width, height), effective, recipe.inpaint_area, recipe.mask_padding, call.model.native_size, call.size)
     pipe = build_sampling_pipeline(call.model, "inpaint", recipe, controlnet=controls.controlnet if controls else None)
+    hole = plan.cut(effective, Image.Resampling.BILINEAR)
     generated = run_pipeline(
         pipe, recipe, call.seeds, call.step_hook(),
-        image=Image.fromarray(plan.cut(picture)),
-        mask_image=Image.fromarray(plan.cut(effective, Image.Resampling.BILINEAR)),
+        image=Image.fromarray(prefill(plan.cut(picture), hole, recipe.masked_content)),
+        mask_image=Image.fromarray(hole),
         strength=recipe.strength,
         width=plan.size[0],
         height=plan.size[1],

@@ -12,6 +12,7 @@ from PIL import Image
 from studio.core.errors import StudioError
 from studio.core.masks import composite, refine
 from studio.core.regions import plan_region
+from studio.engine.fill import prefill
 from studio.engine.inpaint import EmptyMask, run_pipeline
 from studio.engine.plugin_adapters import build_sampling_pipeline
 from studio.engine.task import TaskCall
@@ -30,9 +31,12 @@ def sdedit(call: TaskCall) -> list[np.ndarray]:
     area = recipe.inpaint_area if effective is not None else "whole"
     plan = plan_region((width, height), effective, area, recipe.mask_padding, call.model.native_size, call.size)
     pipe = build_sampling_pipeline(call.model, "sdedit", recipe, controlnet=controls.controlnet if controls else None)
+    patch = plan.cut(picture)
+    if effective is not None:  # the masked part may start from its surroundings instead of itself
+        patch = prefill(patch, plan.cut(effective, Image.Resampling.BILINEAR), recipe.masked_content)
     generated = run_pipeline(
         pipe, recipe, seeds, call.step_hook(),
-        image=Image.fromarray(plan.cut(picture)),
+        image=Image.fromarray(patch),
         strength=recipe.strength,
         **(controls.pipeline_inputs(plan, "control_image") if controls else {}),
     )

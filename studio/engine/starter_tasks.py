@@ -15,6 +15,7 @@ from PIL import Image
 from studio.core.errors import StudioError
 from studio.core.masks import bounding_box, composite, refine
 from studio.core.regions import GRID, RegionPlan, plan_region
+from studio.engine.fill import prefill
 from studio.engine.inpaint import EmptyMask
 from studio.engine.progress import Progress
 from studio.engine.task import TaskCall
@@ -80,7 +81,8 @@ def starter_inpaint(call: TaskCall) -> list[np.ndarray]:
     recipe, picture = call.recipe, call.picture
     effective = _region_of(call, required=True)
     plan = _plan(call, effective, recipe.inpaint_area)
-    patch, hole = plan.cut(picture), plan.cut(effective, Image.Resampling.BILINEAR)
+    hole = plan.cut(effective, Image.Resampling.BILINEAR)
+    patch = prefill(plan.cut(picture), hole, recipe.masked_content)
     results = []
     for offset, seed in enumerate(call.seeds):
         callback = _reporter(call, offset)
@@ -103,8 +105,8 @@ def starter_sdedit(call: TaskCall) -> list[np.ndarray]:
     if round(recipe.steps * recipe.strength) < 1:
         raise StudioError(f"strength {recipe.strength:g} of {recipe.steps} steps is less than one step: raise either")
     plan = _plan(call, effective, recipe.inpaint_area if effective is not None else "whole")
-    patch = plan.cut(picture)
     hole = plan.cut(effective, Image.Resampling.BILINEAR) if effective is not None else None
+    patch = plan.cut(picture) if hole is None else prefill(plan.cut(picture), hole, recipe.masked_content)
     results = []
     for offset, seed in enumerate(call.seeds):
         edited = starter_inference.sdedit(call.model.starter, patch, strength=recipe.strength, steps=recipe.steps,

@@ -44,6 +44,7 @@ PROMPT_HINTS = {
     "upscale": "Describe the picture: it guides the detail the upscaler adds",
 }
 AREA_LABELS = {"whole": "Whole picture", "masked": "Only masked"}
+MASKED_CONTENT_LABELS = {"original": "Original", "fill": "Fill from surroundings"}
 STARTER_TASKS = ("inpaint", "sdedit", "upscale")  # what Studio's starter models do
 STARTER_NOTE = ("<b>Starter models ignore prompts.</b> They fill, repaint and upscale from the picture alone, with "
                 "their own sampler: the prompt, guidance and sampler settings do not apply.")
@@ -168,6 +169,7 @@ class RecipePanel(QWidget):
         self.mask_grow.slider.setMinimum(-64)
         self.mask_feather = SliderField(0.0, 256.0, 4.0, decimals=1, step=1.0, soft_maximum=64.0, suffix=" px")
         self.inpaint_area = _combo(list(AREA_LABELS.items()))
+        self.masked_content = _combo(list(MASKED_CONTENT_LABELS.items()))
         self.mask_padding = SliderField(0, 4096, 32, soft_maximum=256, suffix=" px")
         self.controls = ControlPanel()
         self.upscale = UpscaleOptions()
@@ -222,11 +224,14 @@ class RecipePanel(QWidget):
         form.addRow("Feather", self.mask_feather)
         form.addRow("Area", self.inpaint_area)
         form.addRow("Padding", self.mask_padding)
+        form.addRow("Masked content", self.masked_content)
         layout.addWidget(self.mask_group)
         layout.addWidget(self.controls)
         layout.addStretch(1)
         self.custom_size.setToolTip("Process at this size; unchecked, the model's native size is used")
         self.inpaint_area.setToolTip("Only masked: work on the mask's box plus padding, at the model's resolution")
+        self.masked_content.setToolTip("Fill from surroundings: paint the masked part from around it before the model "
+                                       "starts, so a strength below 1 removes an object instead of keeping its shape")
 
     def _connect(self) -> None:
         for signal in (
@@ -235,8 +240,8 @@ class RecipePanel(QWidget):
             self.guidance.valueChanged, self.strength.valueChanged, self.seed.changed, self.variations.valueChanged,
             self.custom_size.toggled, self.width_field.valueChanged, self.height_field.valueChanged,
             self.mask_grow.valueChanged, self.mask_feather.valueChanged, self.inpaint_area.currentIndexChanged,
-            self.mask_padding.valueChanged, self.controls.changed, self.upscale.changed,
-            self.sampler_params.changed, self.guidance_params.changed,
+            self.mask_padding.valueChanged, self.masked_content.currentIndexChanged, self.controls.changed,
+            self.upscale.changed, self.sampler_params.changed, self.guidance_params.changed,
         ):
             signal.connect(self.changed)
         self.sampler.currentIndexChanged.connect(self._show_sampler_params)
@@ -387,6 +392,7 @@ class RecipePanel(QWidget):
                 mask_feather=float(self.mask_feather.value()),
                 inpaint_area=self.inpaint_area.currentData(),
                 mask_padding=self.mask_padding.value(),
+                masked_content=self.masked_content.currentData(),
             )
         if task == "upscale":
             values.update(self.upscale.values())
@@ -408,6 +414,7 @@ class RecipePanel(QWidget):
             "mask_feather": float(self.mask_feather.value()),
             "inpaint_area": self.inpaint_area.currentData(),
             "mask_padding": self.mask_padding.value(),
+            "masked_content": self.masked_content.currentData(),
             "seed_locked": self.seed.locked,
             "custom_size": self.custom_size.isChecked(),
             "size": [self.width_field.value(), self.height_field.value()],
@@ -442,6 +449,7 @@ class RecipePanel(QWidget):
             "mask_feather": _number_only(self.mask_feather.setValue),
             "inpaint_area": lambda v: _select(self.inpaint_area, v),
             "mask_padding": _number_only(self.mask_padding.setValue),
+            "masked_content": lambda v: _select(self.masked_content, v),
             "controlnet": self.controls.restore,
             "upscale": self.upscale.restore,
         }
@@ -459,7 +467,7 @@ class RecipePanel(QWidget):
         """Fill the panels from a recipe (a PNG exported by Studio) and lock its seed, to make it again."""
         state = {name: getattr(recipe, name) for name in (
             "task", "prompt", "negative_prompt", "steps", "guidance", "strength", "seed", "sampler", "variations",
-            "mask_grow", "mask_feather", "inpaint_area", "mask_padding",
+            "mask_grow", "mask_feather", "inpaint_area", "mask_padding", "masked_content",
         )}
         state.update(seed_locked=True, custom_size=recipe.width is not None)
         if recipe.width is not None:

@@ -31,6 +31,7 @@ def test_parameters_text_reads_like_automatic1111(tmp_path):
     assert prompt == "a red door" and negative == "Negative prompt: blurry"
     assert settings.startswith("Steps: 20, Sampler: Euler a, CFG scale: 6.5, Seed: 42, Size: 16x8, Model hash: 0123456789, Model: dream")
     assert "Denoising strength: 0.8" in settings and "Inpaint area: Only masked" in settings
+    assert "Masked content: original" in settings
 
 
 def test_a_foreign_png_has_no_metadata(tmp_path):

@@ -33,6 +33,7 @@ def test_round_trips_through_json():
         ("task", "paint", "one of inpaint"),
         ("width", 100, "multiple of 8"),
         ("inpaint_area", "region", "one of whole, masked"),
+        ("masked_content", "latent noise", "one of original, fill"),
         ("prompt", 5, "must be text"),
         ("version", RECIPE_VERSION + 1, "newer Studio"),
         ("colour", "red", "unknown field"),

@@ -137,11 +137,13 @@ def test_sliders_and_fields_set_the_recipe_the_worker_receives(qtbot, ready_wind
     panel.mask_feather.slider.setValue(25)
     panel.inpaint_area.setCurrentIndex(panel.inpaint_area.findData("masked"))
     panel.mask_padding.spin.setValue(12)
+    panel.masked_content.setCurrentIndex(panel.masked_content.findData("fill"))
     generate_and_wait(qtbot, window)
     recipe = backend.requests[0].recipe
     assert (recipe.prompt, recipe.negative_prompt, recipe.steps, recipe.guidance, recipe.strength) == ("a red door", "blurry", 7, 4.5, 0.8)
     assert (recipe.sampler, recipe.seed, recipe.variations, recipe.width, recipe.height) == ("euler_a", 1234, 2, 64, 64)
     assert (recipe.mask_grow, recipe.mask_feather, recipe.inpaint_area, recipe.mask_padding) == (3, 2.5, "masked", 12)
+    assert recipe.masked_content == "fill"
     assert recipe.model == window.model_panel.current_path and recipe.task == "inpaint"
     assert recipe.image == str(window.document.source)
     assert Path(recipe.mask).exists() and np.array_equal(np.asarray(Image.open(recipe.mask)), window.document.mask)
