@@ -164,3 +164,17 @@ def test_guidance_can_evaluate_the_model_again(tiny_model, store, files, job_reg
     job_registry.register(guidance_manifest("looks_again"), guide)
     run_recipe(recipe(tiny_model("sd1"), files, guidance_type="looks_again"), store)
     assert len(differences) == 3 and max(differences) < 1e-3
+
+
+def test_a_k_diffusion_sampler_plugin_upscales_in_tiles(tiny_model, store, job_registry, tmp_path):
+    """Sampler plugins reach every task: the ×4 upscaler (v-prediction, a noise-level input, tiled UNet) too."""
+    job_registry.register(sampler_manifest("k_euler"), k_euler)
+    small = write_picture(tmp_path / "small.png", 32, 24)
+    job = parse_recipe({"task": "upscale", "model": str(tiny_model("upscaler")), "image": str(small),
+                        "prompt": "sharp", "steps": 3, "seed": 2, "sampler": "k_euler", "tile_size": 16,
+                        "tile_overlap": 4})
+    steps = []
+    [result] = run_recipe(job, store, on_progress=steps.append)
+    assert result.pixels.shape == (96, 128, 3) and np.isfinite(result.pixels).all()
+    assert {p.step for p in steps} == {1, 2, 3}
+    assert result.metadata.run["plugins"]["sampler"]["name"] == "k_euler"
