@@ -40,6 +40,7 @@ class WelcomePage(QWidget):
         self.add_folder.clicked.connect(self.add_folder_requested)
         self.open_picture.clicked.connect(self.open_picture_requested)
         hint = QLabel("You can open a picture and paint a mask before adding a model.")
+        self.hint = hint
         hint.setObjectName("hint")
         hint.setWordWrap(True)
         inner = QVBoxLayout(card)
@@ -57,3 +58,6 @@ class WelcomePage(QWidget):
     def offer_starters(self, available: bool) -> None:
         """Show the starter-model button when Studio ships starter models."""
         self.use_starters.setVisible(available)
+        self.hint.setText("No checkpoint yet? The starter models remove objects, repaint regions and upscale right "
+                          "away; they ignore prompts." if available else
+                          "You can open a picture and paint a mask before adding a model.")

@@ -34,7 +34,7 @@ def test_without_shipped_starters_the_first_run_page_does_not_offer_them(make_wi
 def test_the_first_run_page_offers_the_starters_and_one_click_chooses_them(make_window, shipped_starters):
     window = make_window()
     assert window.pages.currentWidget() is window.welcome
-    assert window.welcome.use_starters.isVisible()
+    assert window.welcome.use_starters.isVisible() and "ignore prompts" in window.welcome.hint.text()
     window.welcome.use_starters.click()
     assert window.models.current == str(shipped_starters.resolve() / "starter_photo")
     assert window.pages.currentWidget() is window.editor
