@@ -119,7 +119,8 @@ def _runner(recipe: Recipe, model):
         raise StudioError(f"the starter model {model.info.name} does inpainting, SDEdit and upscaling only: "
                           f"{recipe.task} generation needs a Stable Diffusion model")
     if recipe.controlnets:
-        raise StudioError(f"ControlNets steer Stable Diffusion models; the starter model {model.info.name} cannot use them")
+        raise StudioError(f"ControlNets steer Stable Diffusion models; the starter model {model.info.name} "
+                          "cannot use them")
     return STARTER_RUNNERS[recipe.task]
 
 

@@ -33,7 +33,7 @@ def _fit(width: int, height: int, limit: int) -> tuple[int, int]:
 
 def _plan(call: TaskCall, mask: np.ndarray | None, area: str) -> RegionPlan:
     """Like the SD tasks' plan, but at the region's own resolution where it is small enough: the starter
-    models are fully convolutional and were trained on crops at every zoom, so detail need not be resampled."""
+    models run at any size and were trained on crops at every zoom, so detail need not be resampled."""
     height, width = call.picture.shape[:2]
     native, padding = call.model.native_size, call.recipe.mask_padding
     if call.size is not None:
