@@ -310,6 +310,7 @@ class RecipePanel(QWidget):
             widget.setEnabled(not runs)
         self.prompt.setPlaceholderText("Starter models ignore prompts" if runs else PROMPT_HINTS.get(self.current_task, ""))
         self.controls.setVisible(self.uses_controlnets)
+        self.upscale.set_starter(runs and self.current_task == "upscale")
 
     def set_models(self, entries) -> None:
         """Fill the ControlNet and upscaler choices from the listed models (core.checkpoints.CheckpointInfo)."""

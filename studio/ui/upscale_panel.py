@@ -44,6 +44,7 @@ class UpscaleOptions(QGroupBox):
         self.result_size = QLabel()
         self.result_size.setObjectName("upscaleResultSize")
         form = QFormLayout(self)
+        self.form = form
         row = QHBoxLayout()
         row.addWidget(self.model, 1)
         row.addWidget(add_model)
@@ -83,6 +84,10 @@ class UpscaleOptions(QGroupBox):
         if index >= 0:
             self.model.setCurrentIndex(index)
         return index >= 0
+
+    def set_starter(self, starter: bool) -> None:
+        """A starter upscaler has no noise-level input: the row goes while one is chosen."""
+        self.form.setRowVisible(self.noise_level, not starter)
 
     def set_picture_size(self, size: tuple[int, int] | None) -> None:
         if size is None:

@@ -53,6 +53,7 @@ def test_the_panels_say_plainly_that_starter_models_ignore_prompts(make_window, 
     assert panel.starter_note.isVisible() and "ignore prompts" in panel.starter_note.text()
     assert not panel.prompt.isEnabled() and not panel.guidance.isEnabled() and not panel.sampler.isEnabled()
     assert panel.prompt.placeholderText() == "Starter models ignore prompts"
+    assert panel.upscale.noise_level.isVisibleTo(panel.upscale) == (task != "upscale")  # the SD upscaler's only
 
 
 def test_controlnet_units_are_hidden_and_left_out_of_starter_jobs(make_window, shipped_starters, tiny_model,
