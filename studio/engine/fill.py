@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from studio.core.recipe import MASKED_CONTENTS
+
 FILL_RADIUS = 5  # pixels of neighbourhood Telea's method draws from at each step
 
 

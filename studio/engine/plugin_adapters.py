@@ -5,8 +5,9 @@
 builds the task's stock diffusers pipeline with the recipe's sampler as its scheduler (a diffusers scheduler,
 or a k-diffusion-style function behind `KDiffusionScheduler`) and its UNet wrapped by `GuidedUNet` for the
 recipe's guidance (the bare UNet when the guidance is exactly plain CFG: the pipeline's own formula, with no
-per-step conversions and no host sync). A plugin that fails to import, raises while sampling or returns something unusable is
-disabled in the registry with the reason, and the job ends with a `PluginFailed` (a StudioError) naming it.
+per-step conversions and no host sync). A plugin that fails to import, raises while sampling or returns something
+unusable is disabled in the registry with the reason, and the job ends with a `PluginFailed` (a StudioError)
+naming it.
 """
 
 from __future__ import annotations

@@ -119,14 +119,10 @@ class ModelsController(QObject):
 
     # Studio's own starter models
 
-    @staticmethod
-    def starters_available() -> bool:
-        return bool(bundled_starters())
-
     def use_starters(self) -> None:
         """List the bundled starter models and choose the photo model (the upscale panel finds the SR one)."""
         folder = str(bundled_starter_dir().resolve())
-        if not self.starters_available():
+        if not bundled_starters():
             self.show_message("This copy of Studio has no starter models.", WARNING)
             return
         if folder not in self.settings.model_folders:
