@@ -19,7 +19,7 @@ from studio.core.recipe import Recipe
 from studio.engine.control_generate import control_generate
 from studio.engine.controlnet import prepare_controls
 from studio.engine.inpaint import inpaint
-from studio.engine.memory import is_out_of_memory
+from studio.engine.memory import is_host_out_of_memory, is_out_of_memory
 from studio.engine.model_store import ModelStore
 from studio.engine.sdedit import sdedit
 from studio.engine.starter_tasks import STARTER_RUNNERS
@@ -95,17 +95,25 @@ def auto_batch_size(model, recipe: Recipe) -> int:
 
 
 class OutOfMemory(StudioError):
-    def __init__(self):
-        super().__init__("out of GPU memory even with sequential offload: try a smaller size or fewer variations")
+    def __init__(self, host: bool = False):
+        if host:
+            super().__init__("out of memory (RAM): try a smaller size, fewer variations, or smaller tiles when upscaling")
+        else:
+            super().__init__("out of GPU memory even with sequential offload: try a smaller size or fewer variations")
 
 
 def _run_with_memory_retry(store: ModelStore, job):
-    """Run a job; on out-of-memory, retry it one memory policy lower until there is none lower."""
+    """Run a job; on out-of-GPU-memory, retry it one memory policy lower until there is none lower. Running out
+    of the computer's own memory ends the job at once: offloading to it would only make that worse."""
     while True:
         try:
             return job()
-        except (RuntimeError, MemoryError) as error:
-            if not is_out_of_memory(error) and not isinstance(error, MemoryError):
+        except MemoryError:
+            raise OutOfMemory(host=True) from None
+        except RuntimeError as error:
+            if is_host_out_of_memory(error):
+                raise OutOfMemory(host=True) from None
+            if not is_out_of_memory(error):
                 raise
             if store.lower_memory_policy() is None:
                 raise OutOfMemory() from None

@@ -49,6 +49,12 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
 
 
+def is_host_out_of_memory(error: BaseException) -> bool:
+    """torch's CPU allocator failing ("DefaultCPUAllocator: not enough memory: you tried to allocate …")."""
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("not enough memory" in text or "can't allocate memory" in text)
+
+
 def release_cached_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.empty_cache()

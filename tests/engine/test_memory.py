@@ -62,3 +62,19 @@ def test_out_of_memory_at_the_lowest_policy_is_a_clear_message(recipe, own_store
     with pytest.raises(jobs.OutOfMemory, match="out of GPU memory even with sequential offload"):
         jobs.run_recipe(recipe, own_store)
     assert seen == list(POLICIES)
+
+
+@pytest.mark.parametrize("error", [MemoryError(),
+                                   RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 9 GB")])
+def test_running_out_of_the_computers_own_memory_ends_the_job_at_once(recipe, own_store, monkeypatch, error):
+    """Lower GPU policies offload to that same memory: retrying would only take longer and fail again."""
+    attempts = []
+
+    def run(call):
+        attempts.append(call.model.memory_policy)
+        raise error
+
+    monkeypatch.setitem(jobs.TASK_RUNNERS, "inpaint", run)
+    with pytest.raises(jobs.OutOfMemory, match=r"out of memory \(RAM\)"):
+        jobs.run_recipe(recipe, own_store)
+    assert attempts == ["gpu"]
