@@ -45,11 +45,22 @@ def run_pipeline(pipe, recipe: Recipe, seeds: list[int], hook, **inputs) -> list
     return [(np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8) for image in output.images]
 
 
-def inpaint(call: TaskCall) -> list[np.ndarray]:
-    recipe, picture, controls = call.recipe, call.picture, call.controls
-    effective = refine(call.mask, recipe.mask_grow, recipe.mask_feather)
+def effective_mask(call: TaskCall, required: bool = True) -> np.ndarray | None:
+    """The mask as the job uses it (grown, then feathered), or None when there is none and none is needed;
+    an empty one is refused with a message, whatever the task and the model."""
+    if call.mask is None:
+        if required:
+            raise EmptyMask()
+        return None
+    effective = refine(call.mask, call.recipe.mask_grow, call.recipe.mask_feather)
     if bounding_box(effective) is None:
         raise EmptyMask()
+    return effective
+
+
+def inpaint(call: TaskCall) -> list[np.ndarray]:
+    recipe, picture, controls = call.recipe, call.picture, call.controls
+    effective = effective_mask(call)
     height, width = picture.shape[:2]
     plan = plan_region((width, height), effective, recipe.inpaint_area, recipe.mask_padding, call.model.native_size, call.size)
     pipe = build_sampling_pipeline(call.model, "inpaint", recipe, controlnet=controls.controlnet if controls else None)

@@ -10,19 +10,17 @@ import numpy as np
 from PIL import Image
 
 from studio.core.errors import StudioError
-from studio.core.masks import composite, refine
+from studio.core.masks import composite
 from studio.core.regions import plan_region
 from studio.engine.fill import prefill
-from studio.engine.inpaint import EmptyMask, run_pipeline
+from studio.engine.inpaint import effective_mask, run_pipeline
 from studio.engine.plugin_adapters import build_sampling_pipeline
 from studio.engine.task import TaskCall
 
 
 def sdedit(call: TaskCall) -> list[np.ndarray]:
-    recipe, picture, mask, controls, seeds = call.recipe, call.picture, call.mask, call.controls, call.seeds
-    effective = refine(mask, recipe.mask_grow, recipe.mask_feather) if mask is not None else None
-    if effective is not None and not effective.any():
-        raise EmptyMask()
+    recipe, picture, controls, seeds = call.recipe, call.picture, call.controls, call.seeds
+    effective = effective_mask(call, required=False)
     if recipe.strength == 0.0:
         return [picture.copy() for _ in seeds]
     if int(recipe.steps * recipe.strength) < 1:

@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 from studio.core.errors import StudioError
-from studio.core.masks import bounding_box, composite, refine
+from studio.core.masks import composite
 from studio.core.regions import GRID, RegionPlan, plan_region
 from studio.engine.fill import prefill
-from studio.engine.inpaint import EmptyMask
+from studio.engine.inpaint import effective_mask
 from studio.engine.progress import Progress
 from studio.engine.task import TaskCall
 from studio.train import starter_inference
@@ -64,22 +64,11 @@ def _reporter(call: TaskCall, offset: int):
     return callback
 
 
-def _region_of(call: TaskCall, required: bool) -> np.ndarray | None:
-    if call.mask is None:
-        if required:
-            raise EmptyMask()
-        return None
-    effective = refine(call.mask, call.recipe.mask_grow, call.recipe.mask_feather)
-    if bounding_box(effective) is None:
-        raise EmptyMask()
-    return effective
-
-
 def starter_inpaint(call: TaskCall) -> list[np.ndarray]:
     """Fill the mask. Strength 1 samples the region from noise (RePaint); below 1 it starts from the picture
     noised that far, as SDEdit limited to the mask."""
     recipe, picture = call.recipe, call.picture
-    effective = _region_of(call, required=True)
+    effective = effective_mask(call)
     plan = _plan(call, effective, recipe.inpaint_area)
     hole = plan.cut(effective, Image.Resampling.BILINEAR)
     patch = prefill(plan.cut(picture), hole, recipe.masked_content)
@@ -99,7 +88,7 @@ def starter_inpaint(call: TaskCall) -> list[np.ndarray]:
 def starter_sdedit(call: TaskCall) -> list[np.ndarray]:
     """The whole picture, or only the masked part when a mask is painted, pushed `strength` into the noise."""
     recipe, picture = call.recipe, call.picture
-    effective = _region_of(call, required=False)
+    effective = effective_mask(call, required=False)
     if recipe.strength == 0.0:
         return [picture.copy() for _ in call.seeds]
     if round(recipe.steps * recipe.strength) < 1:
