@@ -51,6 +51,18 @@ def tiny_model(tmp_path_factory):
     return get
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and the test machine's cores are shared (a busy core stalls
+    a multi-threaded kernel)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def store():
     import torch

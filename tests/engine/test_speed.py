@@ -28,13 +28,7 @@ OPTIMIZED = SpeedSettings(channels_last=True, fuse_qkv=True, embedding_cache=Tru
                           attention="flash", compile="reduce-overhead", compile_controlnet="default", cudnn_benchmark=True)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and does not stall when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py: tiny tensors, one thread
 
 
 @pytest.fixture
