@@ -7,6 +7,7 @@ and without its dependencies (those must already be in Studio's environment: tor
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata as metadata
 import re
 import shutil
@@ -124,15 +125,28 @@ def remove(name: str, registry: PluginRegistry | None = None) -> str:
     return info.distribution or name
 
 
+def _forget_modules(top_level: set[str]) -> None:
+    """Drop a removed distribution's modules from this process, so that installing it again (another version,
+    from another place) imports the new files instead of the removed package's stale entry."""
+    for name in list(sys.modules):
+        if name.partition(".")[0] in top_level:
+            del sys.modules[name]
+    importlib.invalidate_caches()
+
+
 def _remove_distribution(dist: metadata.Distribution, folder: Path) -> None:
     root = folder.resolve()
     directories = set()
+    top_level = set()
     for entry in dist.files or []:
         path = Path(str(dist.locate_file(entry))).resolve()
         if root not in path.parents:
             continue  # a RECORD never sends us outside the plugins folder
         directories.update(p for p in path.parents if root in p.parents)
+        if path.suffix == ".py" and not path.relative_to(root).parts[0].endswith((".dist-info", ".data")):
+            top_level.add(path.relative_to(root).parts[0].removesuffix(".py"))
         path.unlink(missing_ok=True)
+    _forget_modules(top_level)
     info_dir = getattr(dist, "_path", None)
     if info_dir and Path(info_dir).exists() and root in Path(info_dir).resolve().parents:
         shutil.rmtree(info_dir, ignore_errors=True)

@@ -120,3 +120,17 @@ def test_the_examples_own_test_suites_pass(installed):
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugin, "-p", "no:cacheprovider", *tests],
                           capture_output=True, text=True, env=env, cwd=registry.folder)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_a_removed_plugin_installs_again_from_elsewhere_in_the_same_session(tmp_path):
+    """Removing forgets the plugin's modules: the next install imports its new files, not the removed ones."""
+    for place in ("first", "second"):
+        registry = PluginRegistry(state_path=tmp_path / place / "state.json", folder=tmp_path / place / "plugins",
+                                  environment=False)
+        source = tmp_path / place / "src"
+        shutil.copytree(ROOT / "plugins" / "studio-sampler-edm", source,
+                        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        install(source, registry)
+        assert callable(registry.implementation("sampler", "edm_heun"))
+        assert remove("studio-sampler-edm", registry) == "studio-sampler-edm"
+        assert not any(name.startswith("studio_sampler_edm") for name in sys.modules)
