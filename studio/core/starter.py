@@ -16,6 +16,12 @@ STARTER_FILE = "studio-starter.json"
 FORMAT = 1
 KIND_UNCONDITIONAL = "starter_unconditional"  # inpainting (known region re-imposed) and SDEdit
 KIND_SR = "starter_sr"  # SR3-style super-resolution
+# Sweep axes that change nothing on a starter model (it takes no guidance and samples with its own scheduler):
+# a batch sweeping them would make the same picture again and again.
+IGNORED_SWEEP_AXES = {
+    "guidance": "Starter models take no guidance",
+    "sampler": "Starter models sample with their own scheduler",
+}
 
 
 def read_starter_info(folder: str | Path) -> dict | None:

@@ -16,6 +16,7 @@ from studio.core.errors import StudioError
 from studio.core.export import check_pattern, recorded_batch
 from studio.core.images import load_image, pixel_hash
 from studio.core.metadata import read_metadata
+from studio.core.starter import IGNORED_SWEEP_AXES
 from studio.core.sweeps import expand
 from studio.ui.batch_dialog import BatchDialog
 from studio.ui.batch_plan import BatchInputs, BatchPlan, default_parent
@@ -65,7 +66,8 @@ class BatchController(QObject):
             self.window.show_message(str(error), ERROR)
             return None
         inputs = BatchInputs.of(request.recipe, request.picture, request.mask, request.files)
-        self.dialog = BatchDialog(request.recipe, inputs, self.window.settings.batch, self.window)
+        ignored = IGNORED_SWEEP_AXES if self.window.recipe_panel.starter_in_use else None
+        self.dialog = BatchDialog(request.recipe, inputs, self.window.settings.batch, self.window, ignored)
         self.dialog.accepted.connect(self._dialog_accepted)
         self.dialog.open()
         return self.dialog

@@ -48,7 +48,9 @@ class BatchDialog(QDialog):
 
     REFRESH_MS = 150
 
-    def __init__(self, base: Recipe, inputs: BatchInputs | None = None, remembered: dict | None = None, parent=None):
+    def __init__(self, base: Recipe, inputs: BatchInputs | None = None, remembered: dict | None = None, parent=None,
+                 ignored_axes: dict[str, str] | None = None):
+        """`ignored_axes`: sweep axes the model ignores (axis -> why), offered disabled with the reason."""
         super().__init__(parent)
         self.setWindowTitle("Batch export")
         self.setObjectName("batchDialog")
@@ -65,6 +67,7 @@ class BatchDialog(QDialog):
         self.problem = ""
         self._plan: BatchPlan | None = None
         self._build(base, remembered)
+        self._disable_axes(ignored_axes or {})
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(self.REFRESH_MS)
@@ -179,6 +182,12 @@ class BatchDialog(QDialog):
         format_row.addStretch(1)
         form.addRow("Format", format_row)
         return export
+
+    def _disable_axes(self, reasons: dict[str, str]) -> None:
+        for axis, reason in reasons.items():
+            self.axes[axis].enabled.setChecked(False)
+            self.axes[axis].enabled.setEnabled(False)
+            self.axes[axis].enabled.setToolTip(reason)
 
     @staticmethod
     def _prefill_range(field: NumberAxis, base: Recipe) -> None:

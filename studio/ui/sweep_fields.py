@@ -181,7 +181,7 @@ class SamplerAxis(QWidget):
 
     @property
     def active(self) -> bool:
-        return self.enabled.isChecked()
+        return self.enabled.isEnabled() and self.enabled.isChecked()
 
     def items(self) -> list[QListWidgetItem]:
         return [self.list.item(row) for row in range(self.list.count())]

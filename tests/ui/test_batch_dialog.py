@@ -443,3 +443,14 @@ def test_a_tiny_model_batch_runs_in_the_worker_cancels_and_resumes_to_the_full_s
         assert not list(out.glob(".*.part"))
     finally:
         assert worker.stop(60_000)
+
+
+def test_axes_the_model_ignores_are_offered_disabled_with_the_reason(qtbot, base, tmp_path):
+    dialog = BatchDialog(base, ignored_axes={"guidance": "ignores guidance", "sampler": "own sampler"})
+    qtbot.addWidget(dialog)
+    dialog.folder.setText(str(tmp_path / "out"))
+    assert dialog.axes["guidance"].enabled.toolTip() == "ignores guidance"
+    dialog.axes["guidance"].enabled.setChecked(True)  # e.g. a recorded batch's values: still left out
+    tick(dialog, "euler", "ddim")
+    dialog.axes["steps"].set_values([2, 3])
+    assert dialog.plan().recipe.sweep == {"steps": [2, 3]}

@@ -100,3 +100,18 @@ def test_a_starter_inpaints_in_the_window_and_keeps_the_unmasked_pixels(qtbot, m
     assert np.array_equal(result.pixels[mask == 0], before[mask == 0])
     assert not np.array_equal(result.pixels[mask > 0], before[mask > 0])
     assert result.metadata.run["family"] == "starter"
+
+
+def test_the_batch_dialog_offers_no_guidance_or_sampler_sweep_on_a_starter(make_window, shipped_starters,
+                                                                          picture_file):
+    """Those axes change nothing on a starter model: a sweep over them would repeat the same picture."""
+    window = make_window()
+    window.welcome.use_starters.click()
+    assert window.open_picture(picture_file)
+    choose(window.recipe_panel.task, "sdedit")
+    dialog = window.batches.ask_batch_export()
+    for axis in ("guidance", "sampler"):
+        assert not dialog.axes[axis].enabled.isEnabled() and "Starter models" in dialog.axes[axis].enabled.toolTip()
+    for axis in ("steps", "strength", "seed"):
+        assert dialog.axes[axis].enabled.isEnabled()
+    dialog.reject()
