@@ -38,6 +38,13 @@ def _open(path: Path, what: str) -> Image.Image:
     return ImageOps.exif_transpose(image)
 
 
+def max_picture_pixels() -> int | None:
+    """The most pixels a picture may have for Studio to open it: above twice Pillow's MAX_IMAGE_PIXELS, Pillow
+    refuses the file as a decompression bomb (the limit is read here, never changed). None when it is off."""
+    limit = Image.MAX_IMAGE_PIXELS
+    return None if limit is None else 2 * limit
+
+
 def to_rgb_array(image: Image.Image) -> np.ndarray:
     """Any Pillow mode to an HxWx3 uint8 array; 16-bit greys are scaled, not clipped; alpha is dropped."""
     if image.mode in SIXTEEN_BIT_MODES:

@@ -2,7 +2,7 @@
 
 They share the document's one undo history, so Ctrl+Z goes back through mask strokes, map strokes and applied
 results in the order they were made. The document can also change size as one undoable step (an upscaled result
-applied): the mask and every layer follow the picture.
+applied, or the canvas expanded for outpainting): the mask and every layer follow the picture.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import numpy as np
 from PIL import Image
 
 from studio.core.brush import Brush, MaskStroke
+from studio.core.canvas import OVERLAP, Margins, check_expansion, expanded_layer, expanded_mask, expanded_picture
 from studio.core.document import MASK, PICTURE, Change, Document, Edit, Patch
+from studio.core.images import max_picture_pixels
 from studio.core.masks import Box
 
 CONTROL_PREFIX = "control:"
@@ -119,6 +121,18 @@ class LayeredDocument(Document):
         after = {PICTURE: np.ascontiguousarray(picture).copy(), MASK: resized(self.mask, size)}
         after.update({name: resized(pixels, size) for name, pixels in self.layers.items()})
         return self._swap(label, PICTURE, after)
+
+    def expand_canvas(self, left: int, top: int, right: int, bottom: int, overlap: int = OVERLAP,
+                      max_pixels: int | None = None) -> Change:
+        """Enlarge the canvas by these pixels on each side (outpainting) as one undoable step. The picture, mask
+        and layers keep their pixels at the new offset; the new area gets a starting content and is added to the
+        mask, with `overlap` px of the picture along each grown side. Raises CanvasError when it cannot be made;
+        `max_pixels` (None: the most Studio opens) bounds the result."""
+        margins = Margins(left, top, right, bottom)
+        check_expansion(self.size, margins, overlap, max_pixels or max_picture_pixels())
+        after = {PICTURE: expanded_picture(self.picture, margins), MASK: expanded_mask(self.mask, margins, overlap)}
+        after.update({name: expanded_layer(pixels, margins) for name, pixels in self.layers.items()})
+        return self._swap("Expand canvas", PICTURE, after)
 
     # Undo / redo
 

@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QToolBar
 
 from studio.core.brush import bigger, smaller
+from studio.ui.expand_canvas import ask_expand_canvas
 from studio.ui.plugin_manager import open_plugin_manager, show_recipe_notices
 from studio.ui.theme import icon
 
@@ -43,6 +44,8 @@ class Commands:
         self.invert_mask = a("&Invert mask", w.invert_mask, ["Ctrl+I"], icon_name="invert")
         self.clear_mask = a("&Clear mask", w.clear_mask, ["Delete"], icon_name="clear")
         self.fill_mask = a("&Fill mask", w.fill_mask, ["Shift+Delete"])
+        self.expand_canvas = a("E&xpand canvas…", lambda: ask_expand_canvas(w), ["Ctrl+Alt+C"],
+                               "Add space around the picture, masked, for Inpaint to fill (outpainting; Ctrl+Alt+C)")
         self.plugins = a("&Plugins…", lambda: open_plugin_manager(w), (),
                          "Samplers and guidance types: install, enable, disable, remove")
         show_recipe_notices(w)
@@ -90,7 +93,7 @@ class Commands:
             "&File": [self.open, self.paste, self.export, SEPARATOR, self.batch_export, self.open_batch, SEPARATOR,
                       self.add_checkpoint, self.add_folder, self.rescan, SEPARATOR, self.quit],
             "&Edit": [self.undo, self.redo, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask, SEPARATOR,
-                      self.plugins],
+                      self.expand_canvas, SEPARATOR, self.plugins],
             "&Brush": [self.brush, self.eraser, self.swap_tool, SEPARATOR, self.bigger, self.smaller, self.harder, self.softer],
             "&View": [self.fit, self.actual_size, self.zoom_in, self.zoom_out, SEPARATOR, self.show_mask],
             "&Job": [self.generate, self.cancel, self.apply],

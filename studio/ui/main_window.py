@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.autosave import Snapshot
 from studio.core.brush import Brush
+from studio.core.canvas import OVERLAP, CanvasError
 from studio.core.document import Document, changed_box
 from studio.core.layers import LayeredDocument, control_layer
 from studio.core.metadata import write_png
@@ -40,6 +41,7 @@ from studio.ui.batch_controller import BatchController
 from studio.ui.canvas import CanvasView
 from studio.ui.commands import Commands
 from studio.ui.control_maps import ControlMapsController
+from studio.ui.expand_canvas import choose_task
 from studio.ui.job_controller import JobController
 from studio.ui.messages import ERROR, INFO, WARNING, MessageBar
 from studio.ui.model_panel import ModelPanel
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         self.preload_models = preload_models
         self.document: LayeredDocument | None = None
         self._results_document: Document | None = None
+        self._results_size: tuple[int, int] | None = None  # the picture's size the results were made at
         self._shown_once = False
         self.worker = WorkerThread(backend, self)
         self.pictures = PictureLoader(self)
@@ -257,7 +260,8 @@ class MainWindow(QMainWindow):
         self.commands.redo.setEnabled(bool(history and history.can_redo))
         self.commands.undo.setText(f"&Undo {history.undo_label}" if history and history.can_undo else "&Undo")
         self.commands.redo.setText(f"&Redo {history.redo_label}" if history and history.can_redo else "&Redo")
-        for command in (self.commands.invert_mask, self.commands.clear_mask, self.commands.fill_mask):
+        for command in (self.commands.invert_mask, self.commands.clear_mask, self.commands.fill_mask,
+                        self.commands.expand_canvas):
             command.setEnabled(self.document is not None)
         self.commands.cancel.setEnabled(self.jobs.running)
         first_run = not self.models.any_listed and self.document is None
@@ -320,7 +324,7 @@ class MainWindow(QMainWindow):
         self.document = LayeredDocument.adopt(document) if document is not None else None
         self.canvas.set_document(self.document)
         self.results.clear()
-        self._results_document = None
+        self._set_results_source(None)
         self.control_maps.sync()
         self.control_maps.show_view()
         self._update_title()
@@ -404,6 +408,22 @@ class MainWindow(QMainWindow):
     def fill_mask(self) -> None:
         self._edit(lambda: self.document.fill_mask())
 
+    def expand_canvas(self, left: int, top: int, right: int, bottom: int, overlap: int = OVERLAP) -> bool:
+        """Add pixels around the picture (one undoable step); the new area is masked and the task becomes Inpaint,
+        so Generate fills it (outpainting). True when the canvas grew; a refused expansion says why."""
+        if self.document is None or self.canvas.stroking:
+            return False
+        try:
+            self._edit(lambda: self.document.expand_canvas(left, top, right, bottom, overlap))
+        except CanvasError as error:
+            self.show_message(str(error), ERROR)
+            return False
+        choose_task(self.recipe_panel, "inpaint")
+        width, height = self.document.size
+        self.show_message(f"Canvas expanded to {width} × {height}: the new area is masked; Generate to fill it "
+                          "(Ctrl+Z undoes).", INFO)
+        return True
+
     # Jobs
 
     def generate(self) -> GenerateRequest | None:
@@ -424,7 +444,7 @@ class MainWindow(QMainWindow):
         self.control_maps.set_active(self.recipe_panel.current_task in TASKS_USING_CONTROLNETS)
 
     def _job_started(self, request: GenerateRequest) -> None:
-        self._results_document = self.document
+        self._set_results_source(self.document)
         self.canvas.show_preview(None)
         self.message_bar.dismiss()
         self._update_commands()
@@ -442,7 +462,7 @@ class MainWindow(QMainWindow):
 
     def show_results(self, results: list[GeneratedResult], made_from: Document | None) -> None:
         """Results made elsewhere (a batch's pictures) in the strip; Apply works when made from this document."""
-        self._results_document = made_from
+        self._set_results_source(made_from)
         self.results.set_results(results)
         if results:
             self.results.select(0)
@@ -451,9 +471,20 @@ class MainWindow(QMainWindow):
     def _result_for(self, index: int) -> GeneratedResult | None:
         return self.results.results[index] if 0 <= index < len(self.results.results) else None
 
+    def _set_results_source(self, document: Document | None) -> None:
+        self._results_document = document
+        self._results_size = document.size if document is not None else None
+
+    @property
+    def _results_fit(self) -> bool:
+        """The results were made from this document at its present size (not before its canvas grew or an
+        upscaled result was applied: those results no longer line up with it)."""
+        return self.document is not None and self.document is self._results_document \
+            and self.document.size == self._results_size
+
     def _result_selected(self, index: int) -> None:
         result = self._result_for(index)
-        fits = result is not None and self.document is self._results_document
+        fits = result is not None and self._results_fit
         self.canvas.show_preview(result.pixels if fits else None)
         if not fits:
             self.set_mask_visible(self.commands.show_mask.isChecked())
@@ -464,6 +495,10 @@ class MainWindow(QMainWindow):
             return False
         if self.document is not self._results_document:
             self.show_message("This result was made from another picture; export it instead.", WARNING)
+            return False
+        if not self._results_fit:
+            self.show_message("This result was made before the picture changed size; export it, or undo the size "
+                              "change to apply it.", WARNING)
             return False
         resizing = result.pixels.shape != self.document.picture.shape and result.metadata.recipe.task == "upscale"
         try:
@@ -553,7 +588,7 @@ class MainWindow(QMainWindow):
                 layers[f"{MAP_LAYER}{place}"] = pixels.copy()
         recipe = {**self.recipe_panel.state(), "model": self.models.current,
                   "picture_is_original": document.picture_is_original,
-                  "results_fit": self._results_document is document}
+                  "results_fit": self._results_fit}
         results = [(result.pixels, result.metadata) for result in self.results.results]  # never changed in place
         source = str(document.source) if document.source is not None else None
         return Snapshot(document.picture.copy(), document.mask.copy(), layers, results, recipe, source)
@@ -608,7 +643,7 @@ class MainWindow(QMainWindow):
             return False
         self.set_document(document)
         if results:
-            self._results_document = document if recipe.get("results_fit", True) else None
+            self._set_results_source(document if recipe.get("results_fit", True) else None)
             self.results.set_results(results)
         self.show_message(f"Restored your work from {dialogs.saved_time(snapshot.saved_at)}.", INFO)
         return True

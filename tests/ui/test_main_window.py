@@ -370,3 +370,16 @@ def test_settings_of_the_wrong_type_never_reach_qt_even_after_torch_compile(make
 
     with pytest.raises(TypeError):
         QSpinBox().setValue("many")  # PySide6's own error path survives the compiled kernels
+
+
+def test_results_made_before_the_canvas_grew_are_not_applied_until_it_is_undone(qtbot, ready_window):
+    """A result no longer lines up with a picture whose size changed: Apply says so, and Ctrl+Z makes it fit."""
+    window = ready_window()
+    generate_and_wait(qtbot, window)
+    assert window.expand_canvas(0, 0, 16, 0)
+    grown = window.document.picture.copy()
+    window.results.select(0)
+    assert not window.apply_result(0) and "changed size" in window.message_bar.text
+    assert np.array_equal(window.document.picture, grown)
+    window.undo()
+    assert window.apply_result(0)
