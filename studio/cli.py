@@ -60,9 +60,10 @@ def _recipe_from(path: Path):
 
 def _check_same_inputs(expected: dict, actual: dict) -> None:
     """Reproducing from a PNG: the inputs on disk must still be the ones the picture was made from."""
-    for name in ("image", "mask", "model"):
-        if name in expected and actual.get(name) != expected[name]:
-            raise StudioError(f"the {name} on disk is not the one this picture was made from (its hash differs)")
+    for name in [name for name in expected if name in ("image", "mask", "model") or name.startswith("lora")]:
+        if actual.get(name) != expected[name]:
+            what = f"LoRA {int(name.removeprefix('lora')) + 1}" if name.startswith("lora") else name
+            raise StudioError(f"the {what} on disk is not the one this picture was made from (its hash differs)")
 
 
 def _command_run(args) -> int:
@@ -97,6 +98,8 @@ def _command_models(args) -> int:
             print(f"{folder}: no checkpoints found")
         for info in found:
             what = info.family or info.kind
+            if info.kind == "lora":  # a LoRA is listed by what it is, then the family it was made for
+                what = f"lora ({info.family})" if info.family else "lora"
             print(f"{info.path}\t{what}\t{info.layout}" + (f"\t({info.problem})" if info.problem else ""))
     return 0
 

@@ -35,6 +35,7 @@ LIBRARIES = (
     ("platformdirs", "platformdirs", "finds the settings folder", True, True),
     ("PySide6", "PySide6-Essentials", "the window", True, True),
     ("controlnet_aux", "controlnet-aux", "ControlNet preprocessors", False, False),
+    ("peft", "peft", "LoRAs (diffusers' LoRA loader)", False, False),
 )
 
 

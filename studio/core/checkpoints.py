@@ -21,6 +21,10 @@ SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
 UPSCALER_KEY = "model.diffusion_model.input_blocks.10.0.skip_connection.bias"
+# The low-rank "down" matrix of a LoRA layer, in the kohya/A1111, diffusers and peft namings.
+LORA_DOWN = ("lora_down.weight", "lora.down.weight", "lora_linear_layer.down.weight", "lora_A.weight")
+LORA_UP = ("lora_up.weight", "lora.up.weight", "lora_linear_layer.up.weight", "lora_B.weight")
+LORA_CONTEXT_WIDTHS = {768: "sd15", 1024: "sd2", 2048: "sdxl"}  # what cross-attention keys and values read
 
 V_PARAMETERIZATION = re.compile(r"""^\s*parameterization:\s*["']?v["']?\s*$""", re.MULTILINE)
 
@@ -31,8 +35,8 @@ Shapes = Mapping[str, tuple[int, ...]]
 class CheckpointInfo:
     path: Path
     layout: str  # "diffusers" (a folder), "single_file" (.safetensors) or "pickle" (.ckpt/.pt)
-    kind: str  # "pipeline", "controlnet", "upscaler" or "unknown"
-    family: str | None = None  # one of FAMILIES for pipelines
+    kind: str  # "pipeline", "controlnet", "upscaler", "lora" or "unknown"
+    family: str | None = None  # one of FAMILIES for pipelines; for a LoRA, the family it was made for when known
     problem: str | None = None  # why it cannot be used as it is, in one line
 
     @property
@@ -72,6 +76,22 @@ def _sd2_is_v_prediction(path: Path, shapes: Shapes) -> bool:
     return "base" not in path.stem.lower()
 
 
+def is_lora(shapes: Shapes) -> bool:
+    """A LoRA's tensors: pairs of low-rank matrices, no full weights of a UNet."""
+    return UNET_IN not in shapes and any(key.endswith(LORA_DOWN) for key in shapes)
+
+
+def lora_family(shapes: Shapes) -> str | None:
+    """The family a LoRA was made for, from the width its cross-attention keys read (the text embedding's width);
+    None when no key says (a LoRA of the text encoder only, or an unusual model)."""
+    if any(key.startswith(("lora_te2_", "text_encoder_2.")) for key in shapes):
+        return "sdxl"
+    for key, shape in shapes.items():
+        if key.endswith(LORA_DOWN) and "attn2" in key and "to_k" in key and len(shape) >= 2:
+            return LORA_CONTEXT_WIDTHS.get(shape[1])
+    return None
+
+
 def family_from_shapes(path: Path, shapes: Shapes) -> CheckpointInfo:
     """Classify an original-layout (CompVis/LDM) checkpoint by its tensor names and shapes."""
     keys = shapes.keys()
@@ -83,6 +103,8 @@ def family_from_shapes(path: Path, shapes: Shapes) -> CheckpointInfo:
         return CheckpointInfo(path, "single_file", "controlnet")
     if UPSCALER_KEY in shapes:
         return CheckpointInfo(path, "single_file", "upscaler")
+    if is_lora(shapes):
+        return CheckpointInfo(path, "single_file", "lora", lora_family(shapes))
     if UNET_IN not in shapes:
         return CheckpointInfo(path, "single_file", "unknown", problem="not a Stable Diffusion checkpoint: it has no UNet weights")
     inpaint = shapes[UNET_IN][1] == 9

@@ -34,7 +34,7 @@ class ResultMetadata:
     """What Studio writes beside a result's pixels."""
 
     recipe: Recipe
-    hashes: dict[str, str] = field(default_factory=dict)  # image, mask, model → sha256 hex
+    hashes: dict[str, str] = field(default_factory=dict)  # image, mask, model, controlnetN, loraN → sha256 hex
     run: dict[str, Any] = field(default_factory=dict)  # studio version, device, dtype, sampler label, plugins…
 
     def to_json(self) -> str:
@@ -72,9 +72,24 @@ def a1111_parameters(meta: ResultMetadata, size: tuple[int, int]) -> str:
         fields["Inpaint area"] = "Only masked" if recipe.inpaint_area == "masked" else "Whole picture"
         fields["Masked area padding"] = recipe.mask_padding
         fields["Masked content"] = recipe.masked_content
+    fields["Lora hashes"] = _lora_hashes(meta)
     fields["Version"] = f"Studio {meta.run.get('studio_version', '')}".strip()
     line = ", ".join(f"{key}: {value}" for key, value in fields.items() if value != "")
-    return f"{recipe.prompt}\nNegative prompt: {recipe.negative_prompt}\n{line}"
+    prompt = " ".join([recipe.prompt, *(f"<lora:{_lora_alias(lora.name)}:{lora.weight:g}>" for lora in recipe.loras)])
+    return f"{prompt.strip()}\nNegative prompt: {recipe.negative_prompt}\n{line}"
+
+
+def _lora_alias(name: str) -> str:
+    """A LoRA's name as AUTOMATIC1111 writes it in the infotext (no ':' or ',', which would end the field)."""
+    return name.replace(":", "").replace(",", "")
+
+
+def _lora_hashes(meta: ResultMetadata) -> str:
+    """AUTOMATIC1111's "Lora hashes": name and short hash (12 hex digits of the sha256) of each LoRA, quoted as
+    A1111 quotes a value holding ':' or ','."""
+    pairs = [f"{_lora_alias(lora.name)}: {meta.hashes[f'lora{index}'][:12]}"
+             for index, lora in enumerate(meta.recipe.loras) if f"lora{index}" in meta.hashes]
+    return json.dumps(", ".join(pairs), ensure_ascii=False) if pairs else ""
 
 
 def _encoded(image: Image.Image, meta: ResultMetadata, kind: str, quality: int) -> dict:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from studio.core.checkpoints import PICKLE_SUFFIXES
 from studio.core.errors import RecipeError
 
 RECIPE_VERSION = 1
@@ -24,6 +25,7 @@ SAMPLER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_SEED = 2**32 - 1
 MAX_SIDE = 8192
 SWEEPABLE = ("seed", "guidance", "steps", "strength", "sampler", "controlnet_scale")
+MAX_LORA_WEIGHT = 4.0  # AUTOMATIC1111's sliders stop at ±2; a little beyond stays usable, further is noise
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,18 @@ class ControlUnit:
     start: float = 0.0
     end: float = 1.0
     params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoraRef:
+    """One LoRA: its .safetensors file and how strongly it applies (AUTOMATIC1111's `<lora:name:weight>`)."""
+
+    path: str
+    weight: float = 1.0
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).stem
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,7 @@ class Recipe:
     tile_size: int = 128  # upscale: latent tile side (pictures smaller than a tile are not tiled)
     tile_overlap: int = 32
     controlnets: tuple[ControlUnit, ...] = ()
+    loras: tuple[LoraRef, ...] = ()
     sweep: dict = field(default_factory=dict)  # axis → list of values; see core/sweeps.py
     version: int = RECIPE_VERSION
     extras: dict = field(default_factory=dict)
@@ -77,8 +92,9 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["controlnets"] = [dataclasses.asdict(unit) for unit in self.controlnets]
+        data["loras"] = [dataclasses.asdict(lora) for lora in self.loras]
         data["batch_seeds"] = list(self.batch_seeds) if self.batch_seeds else None
-        for name in ("extras", "sampler_params", "guidance_params", "controlnets", "sweep", "batch_seeds"):
+        for name in ("extras", "sampler_params", "guidance_params", "controlnets", "loras", "sweep", "batch_seeds"):
             if not data[name]:
                 del data[name]
         return data
@@ -108,7 +124,8 @@ class Recipe:
             dataclasses.replace(unit, model=_resolve(unit.model, base_dir), image=_resolve(unit.image, base_dir))
             for unit in self.controlnets
         )
-        return dataclasses.replace(self, controlnets=units, **changes)
+        loras = tuple(dataclasses.replace(lora, path=_resolve(lora.path, base_dir)) for lora in self.loras)
+        return dataclasses.replace(self, controlnets=units, loras=loras, **changes)
 
 
 def _resolve(value: str | None, base_dir: Path) -> str | None:
@@ -237,6 +254,37 @@ def _control_units(name: str, value: Any) -> tuple[ControlUnit, ...]:
     return tuple(_control_unit(f"{name}[{index}]", unit) for index, unit in enumerate(value))
 
 
+def _lora(name: str, value: Any) -> LoraRef:
+    data = _mapping(name, value)
+    known = {f.name for f in fields(LoraRef)}
+    for key in data:
+        if key not in known:
+            raise RecipeError(f"{name}.{key}", f"unknown field; known fields are {', '.join(sorted(known))}")
+    if "path" not in data:
+        raise RecipeError(f"{name}.path", "is required")
+    path = _text(f"{name}.path", data["path"], allow_empty=False)
+    suffix = Path(path).suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise RecipeError(f"{name}.path", f"{Path(path).name} is a pickle, and unpickling can run code: Studio refuses "
+                          "pickled LoRAs; use the .safetensors version")
+    if suffix != ".safetensors":
+        raise RecipeError(f"{name}.path", f"must be a .safetensors file, got {Path(path).name}")
+    weight = _number(f"{name}.weight", data.get("weight", 1.0), -MAX_LORA_WEIGHT, MAX_LORA_WEIGHT)
+    return LoraRef(path, weight)
+
+
+def _loras(name: str, value: Any) -> tuple[LoraRef, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise RecipeError(name, f"must be a list of LoRAs such as [{{\"path\": \"ink.safetensors\", \"weight\": 0.8}}], "
+                          f"got {type(value).__name__}")
+    loras = tuple(_lora(f"{name}[{index}]", item) for index, item in enumerate(value))
+    paths = [lora.path for lora in loras]
+    for index, path in enumerate(paths):
+        if path in paths[:index]:
+            raise RecipeError(f"{name}[{index}].path", f"{path} is listed twice; list it once, with one weight")
+    return loras
+
+
 _CHECKS = {
     "task": lambda n, v: _choice(n, v, TASKS),
     "model": lambda n, v: _text(n, v, allow_empty=False),
@@ -267,6 +315,7 @@ _CHECKS = {
     "tile_overlap": lambda n, v: _integer(n, v, 0, 2048),
     "version": _version,
     "controlnets": _control_units,
+    "loras": _loras,
     "sweep": _sweep,
     "extras": _mapping,
 }
@@ -293,6 +342,8 @@ def parse_recipe(data: Any) -> Recipe:
 def _check_task_inputs(recipe: Recipe) -> None:
     if recipe.task in ("inpaint", "sdedit", "upscale") and recipe.image is None:
         raise RecipeError("image", f"is required for task '{recipe.task}'")
+    if recipe.loras and recipe.task == "upscale":
+        raise RecipeError("loras", "LoRAs adapt Stable Diffusion 1.x, 2.x and SDXL models; the ×4 upscaler cannot use them")
     if recipe.task == "controlnet" and not recipe.controlnets:
         raise RecipeError("controlnets", "task 'controlnet' needs at least one ControlNet unit")
     if recipe.task == "controlnet" and recipe.image is None and any(u.image is None for u in recipe.controlnets):

@@ -19,6 +19,7 @@ from studio.core.recipe import Recipe
 from studio.engine.control_generate import control_generate
 from studio.engine.controlnet import prepare_controls
 from studio.engine.inpaint import inpaint
+from studio.engine.loras import apply_loras, lora_hashes
 from studio.engine.memory import is_host_out_of_memory, is_out_of_memory
 from studio.engine.model_store import ModelStore
 from studio.engine.sdedit import sdedit
@@ -129,6 +130,8 @@ def _runner(recipe: Recipe, model):
     if recipe.controlnets:
         raise StudioError(f"ControlNets steer Stable Diffusion models; the starter model {model.info.name} "
                           "cannot use them")
+    if recipe.loras:
+        raise StudioError(f"LoRAs adapt Stable Diffusion models; the starter model {model.info.name} cannot use them")
     return STARTER_RUNNERS[recipe.task]
 
 
@@ -155,10 +158,12 @@ def run_recipe(
         raise StudioError("a recipe with a sweep runs as a batch (studio run, or the batch export dialog)")
     if recipe.controlnets and recipe.task == "upscale":
         raise StudioError("ControlNets steer inpaint, SDEdit and ControlNet generation, not upscaling")
+    apply_loras(model, recipe.loras)  # every job: one without LoRAs switches off those an earlier job used
     controls = prepare_controls(recipe, inputs.picture, store.controlnet, inputs.control_maps)
     hashes = dict(inputs.hashes, model=model_hash(recipe.model))
     for index, unit in enumerate(recipe.controlnets):
         hashes[f"controlnet{index}"] = model_hash(unit.model)
+    hashes.update(lora_hashes(recipe.loras))
     info = run_info(store, model.family, recipe)
     results, item = [], 0
     for group in recipe.seed_groups(recipe.batch_size or auto_batch_size(model, recipe)):

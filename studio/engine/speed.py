@@ -161,11 +161,39 @@ def default_settings(device: torch.device | str) -> SpeedSettings:
 
 def speed_settings(model) -> SpeedSettings:
     """The settings for a loaded model: its own (`model.extra["speed"]`, set by the benchmark) or the device's
-    defaults; never compiled when the memory policy offloads (weights move, compiled graphs would not follow)."""
+    defaults; never compiled when the memory policy offloads (weights move, compiled graphs would not follow).
+    While a LoRA is on in the UNet (engine/loras.py) its projections are not fused (the fused q/k/v copy holds the
+    base weights, so the LoRA would be skipped) and it runs uncompiled (a compiled graph guards on each adapter's
+    scale, so every new weight would recompile, and CUDA graphs would pin the adapters' memory); the next job
+    without LoRAs fuses and compiles again."""
     settings = model.extra.get("speed") or default_settings(model.device)
     if model.memory_policy != "gpu":
         settings = settings.replace(compile="off", compile_controlnet="off")
+    if _adapters_on(model.components.get("unet")):
+        settings = settings.replace(fuse_qkv=False, compile="off")
     return settings
+
+
+def _adapters_on(module) -> bool:
+    """Whether a model part runs peft LoRA layers (engine/loras.py) that are switched on."""
+    if not getattr(module, "_hf_peft_config_loaded", False):
+        return False
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    return any(isinstance(layer, BaseTunerLayer) and not layer.disable_adapters
+               and any(name in getattr(layer, "lora_A", {}) for name in layer.active_adapters)
+               for layer in module.modules())
+
+
+def _adapter_state(module) -> tuple:
+    """The LoRA adapters a text encoder runs and at which scales (engine/loras.py): its embeddings depend on them."""
+    if not getattr(module, "_hf_peft_config_loaded", False):
+        return ()
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    states = {(layer.disable_adapters, tuple(layer.active_adapters), tuple(sorted(layer.scaling.items())))
+              for layer in module.modules() if isinstance(layer, BaseTunerLayer)}
+    return tuple(sorted(states, key=repr))
 
 
 def preferred_dtype(device: torch.device | str, capability: tuple[int, int] | None = None) -> torch.dtype:
@@ -534,6 +562,7 @@ def _cache_key(pipe, arguments: dict) -> tuple | None:
         if isinstance(part, torch.nn.Module):
             first = next(part.parameters(), None)
             key.append((name + "_dtype", str(first.dtype) if first is not None else None))
+            key.append((name + "_loras", _adapter_state(part)))
     return tuple(key)
 
 

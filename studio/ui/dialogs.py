@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif);;All files (*)"
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors);;Pickle checkpoints (*.ckpt *.pt);;All files (*)"
+LORA_FILTER = "LoRAs (*.safetensors)"  # pickled LoRAs can run code when loaded: not offered
 PNG_FILTER = "PNG pictures (*.png)"
 
 
@@ -24,6 +25,11 @@ def ask_picture(parent: QWidget, folder: str | None) -> Path | None:
 
 def ask_checkpoint(parent: QWidget, folder: str | None) -> Path | None:
     path, _ = QFileDialog.getOpenFileName(parent, "Add a checkpoint", _start(folder), CHECKPOINT_FILTER)
+    return Path(path) if path else None
+
+
+def ask_lora(parent: QWidget, folder: str | None) -> Path | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "Add a LoRA", _start(folder), LORA_FILTER)
     return Path(path) if path else None
 
 

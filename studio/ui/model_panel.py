@@ -32,7 +32,8 @@ def find_models(files: list[str], folders: list[str]) -> list[CheckpointInfo]:
     return found
 
 
-OWN_PANEL_KINDS = {"controlnet": "ControlNet", "upscaler": "×4 upscaler"}  # chosen in the task panels, not here
+OWN_PANEL_KINDS = {"controlnet": "ControlNet", "upscaler": "×4 upscaler", "lora": "LoRA"}  # chosen in the task panels
+LORA_FAMILY_LABELS = {"sd15": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 
 
 def describe(info: CheckpointInfo) -> str:
@@ -41,6 +42,8 @@ def describe(info: CheckpointInfo) -> str:
     layout = "diffusers folder" if info.layout == "diffusers" else "single file"
     if info.family == "starter_sr":
         return "Studio starter ×4 upscaler (ignores prompts)"
+    if info.kind == "lora" and info.family in LORA_FAMILY_LABELS:
+        return f"LoRA for {LORA_FAMILY_LABELS[info.family]} · {layout}"
     if info.kind in OWN_PANEL_KINDS:
         return f"{OWN_PANEL_KINDS[info.kind]} · {layout}"
     if info.starter:

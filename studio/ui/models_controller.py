@@ -80,7 +80,7 @@ class ModelsController(QObject):
             self.add_folder(path)
 
     def add_checkpoint(self, path: str | Path, quiet: bool = False) -> None:
-        """Add one model: a base model becomes the chosen one; a ControlNet or an upscaler goes to its panel."""
+        """Add one model: a base model becomes the chosen one; a ControlNet, an upscaler or a LoRA goes to its panel."""
         path = str(Path(path).expanduser().resolve())
         if path not in self.settings.model_files:
             self.settings.model_files.append(path)
@@ -111,7 +111,7 @@ class ModelsController(QObject):
             problem = next((entry.problem for entry in self.panel.entries if str(entry.path) in paths and entry.problem), None)
             self.show_message(f"Not usable as a base model: {problem or 'not a Stable Diffusion pipeline'}", ERROR)
         elif not quiet:
-            names = {"pipeline": "model", "controlnet": "ControlNet", "upscaler": "upscaler"}
+            names = {"pipeline": "model", "controlnet": "ControlNet", "upscaler": "upscaler", "lora": "LoRA"}
             found = [f"{n} {names[kind]}{'s' if n != 1 else ''}" for kind, n in counts.items() if n]
             self.show_message(f"Found {', '.join(found)}.", INFO)
         if self.current:

@@ -1,5 +1,5 @@
-"""The job panels: the task selector, then the prompts, sampling, and each task's own options (mask for inpaint
-and SDEdit, ControlNet units for inpaint, SDEdit and ControlNet, the upscaler's for upscale). They hold the
+"""The job panels: the task selector, then the prompts, sampling, the LoRAs, and each task's own options (mask for
+inpaint and SDEdit, ControlNet units for inpaint, SDEdit and ControlNet, the upscaler's for upscale). They hold the
 recipe's values; the window adds the model and the input paths when it builds the recipe for a job."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from studio.core.recipe import TASKS, Recipe
 from studio.plugins import builtins
 from studio.ui.control_panel import ControlPanel
 from studio.ui.fields import SeedField, SliderField
+from studio.ui.lora_panel import LoraPanel
 from studio.ui.model_panel import describe
 from studio.ui.plugin_params import ParameterForm
 from studio.ui.upscale_panel import UpscaleOptions
@@ -36,6 +37,7 @@ TASKS_NEEDING_MASK = ("inpaint",)  # the mask is required
 TASKS_USING_MASK = ("inpaint", "sdedit")  # a painted mask is used when there is one
 TASKS_USING_CONTROLNETS = ("inpaint", "sdedit", "controlnet")
 TASKS_USING_STRENGTH = ("inpaint", "sdedit")
+TASKS_USING_LORAS = ("inpaint", "sdedit", "controlnet")  # the ×4 upscaler is no SD 1.x/2.x/SDXL model
 UI_READY_TASKS = TASKS  # tasks whose inputs the window knows how to give
 PROMPT_HINTS = {
     "inpaint": "Describe what to paint in the masked area",
@@ -172,6 +174,7 @@ class RecipePanel(QWidget):
         self.masked_content = _combo(list(MASKED_CONTENT_LABELS.items()))
         self.mask_padding = SliderField(0, 4096, 32, soft_maximum=256, suffix=" px")
         self.controls = ControlPanel()
+        self.loras = LoraPanel()
         self.upscale = UpscaleOptions()
         self.starter_note = QLabel()
         self.starter_note.setObjectName("starterNote")
@@ -217,6 +220,7 @@ class RecipePanel(QWidget):
         size_row.setContentsMargins(0, 0, 0, 0)
         form.addRow("Size", self.size_row)
         layout.addWidget(sampling)
+        layout.addWidget(self.loras)
 
         self.mask_group = QGroupBox("Mask")
         form = QFormLayout(self.mask_group)
@@ -241,7 +245,7 @@ class RecipePanel(QWidget):
             self.custom_size.toggled, self.width_field.valueChanged, self.height_field.valueChanged,
             self.mask_grow.valueChanged, self.mask_feather.valueChanged, self.inpaint_area.currentIndexChanged,
             self.mask_padding.valueChanged, self.masked_content.currentIndexChanged, self.controls.changed,
-            self.upscale.changed, self.sampler_params.changed, self.guidance_params.changed,
+            self.upscale.changed, self.sampler_params.changed, self.guidance_params.changed, self.loras.changed,
         ):
             signal.connect(self.changed)
         self.sampler.currentIndexChanged.connect(self._show_sampler_params)
@@ -300,6 +304,11 @@ class RecipePanel(QWidget):
         task = self.current_task
         return task == "controlnet" or (task in TASKS_USING_CONTROLNETS and not self.starter_in_use)
 
+    @property
+    def uses_loras(self) -> bool:
+        """Whether a job takes the LoRAs: the tasks of Stable Diffusion models (not the starter models)."""
+        return self.current_task in TASKS_USING_LORAS and not self.starter_in_use
+
     def _show_starter_note(self) -> None:
         starter = self.starter_in_use
         runs = starter and self.current_task in STARTER_TASKS
@@ -310,6 +319,7 @@ class RecipePanel(QWidget):
             widget.setEnabled(not runs)
         self.prompt.setPlaceholderText("Starter models ignore prompts" if runs else PROMPT_HINTS.get(self.current_task, ""))
         self.controls.setVisible(self.uses_controlnets)
+        self.loras.setVisible(self.uses_loras)
         self.upscale.set_starter(runs and self.current_task == "upscale")
 
     def set_models(self, entries) -> None:
@@ -319,6 +329,7 @@ class RecipePanel(QWidget):
 
         self._starter_paths = {str(e.path) for e in entries if e.starter}
         self.controls.set_models(listed("controlnet"))
+        self.loras.set_models(listed("lora"))
         self.upscale.set_models(listed("upscaler"))
         self._show_starter_note()
 
@@ -397,6 +408,8 @@ class RecipePanel(QWidget):
             )
         if task == "upscale":
             values.update(self.upscale.values())
+        if self.uses_loras:
+            values["loras"] = self.loras.values()
         return values
 
     def state(self) -> dict[str, Any]:
@@ -424,6 +437,7 @@ class RecipePanel(QWidget):
             "guidance_params": self.guidance_params.changed_values(),
             "controlnet": self.controls.state(),
             "upscale": self.upscale.state(),
+            "loras": self.loras.state(),
         }
         return values
 
@@ -453,6 +467,7 @@ class RecipePanel(QWidget):
             "masked_content": lambda v: _select(self.masked_content, v),
             "controlnet": self.controls.restore,
             "upscale": self.upscale.restore,
+            "loras": self.loras.restore,  # checks each entry before Qt sees it (lora_panel.checked_loras)
         }
         # the plugins' values after the plugins themselves (choosing one resets its fields)
         for name, value in sorted(state.items(), key=lambda item: item[0].endswith("_params")):
@@ -484,6 +499,8 @@ class RecipePanel(QWidget):
                 label = combo.itemText(max(0, combo.findData(fallback)))
                 self.recipe_notes.append(plugin_missing_note(kind, state[key], label))
                 state[key], state[f"{key.partition('_')[0]}_params"] = fallback, {}
+        if recipe.task in TASKS_USING_LORAS:  # an upscale recipe has none to give: the LoRAs shown stay
+            state["loras"] = [{"path": lora.path, "weight": lora.weight} for lora in recipe.loras]
         state["upscale"] = {"noise_level": recipe.noise_level, "tile_size": recipe.tile_size,
                             "tile_overlap": recipe.tile_overlap}
         if recipe.task == "upscale":

@@ -91,3 +91,21 @@ def test_a_diffusers_controlnet_folder_is_listed_as_one_model(tmp_path):
               str(folder / "diffusion_pytorch_model.safetensors"))
     [info] = scan_folder(tmp_path)
     assert (info.path, info.kind, info.layout) == (folder, "controlnet", "diffusers")
+
+
+def test_loras_are_listed_as_loras_with_the_family_they_were_made_for(tmp_path):
+    down, up = np.zeros((4, 1), np.float16), np.zeros((1, 4), np.float16)
+    kohya = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k"
+    save_file({f"{kohya}.lora_down.weight": np.zeros((4, 768), np.float16), f"{kohya}.lora_up.weight": up,
+               f"{kohya}.alpha": np.ones((), np.float16)}, str(tmp_path / "ink.safetensors"))
+    save_file({"unet.mid_block.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight": np.zeros((4, 2048), np.float16),
+               "unet.mid_block.attentions.0.transformer_blocks.0.attn2.to_k.lora_B.weight": up},
+              str(tmp_path / "xl.safetensors"))
+    save_file({"lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": down,
+               "lora_te_text_model_encoder_layers_0_mlp_fc1.lora_up.weight": up}, str(tmp_path / "words.safetensors"))
+    found = {info.path.name: info for info in scan_folder(tmp_path)}
+    assert {name: (info.kind, info.family, info.problem) for name, info in found.items()} == {
+        "ink.safetensors": ("lora", "sd15", None),
+        "xl.safetensors": ("lora", "sdxl", None),
+        "words.safetensors": ("lora", None, None),
+    }

@@ -57,3 +57,14 @@ def test_jpeg_and_webp_carry_the_same_metadata_in_exif(tmp_path, kind):
     assert read_parameters(path).startswith("a red door\nNegative prompt: blurry\nSteps: 20")
     with Image.open(path) as image:
         assert image.format == kind.upper() and image.size == (24, 16)
+
+
+def test_loras_are_written_as_automatic1111_writes_them(tmp_path):
+    recipe = RECIPE.replace(loras=[{"path": "/l/ink, v2.safetensors", "weight": 0.8}, {"path": "/l/rain.safetensors", "weight": -1}])
+    hashes = {**META.hashes, "lora0": "aa" * 32, "lora1": "bb" * 32}
+    path = write_png(tmp_path / "r.png", np.zeros((8, 8, 3), np.uint8), ResultMetadata(recipe, hashes, META.run))
+    prompt, _, settings = read_parameters(path).split("\n")
+    assert prompt == "a red door <lora:ink v2:0.8> <lora:rain:-1>"
+    assert f'Lora hashes: "ink v2: {"aa" * 6}, rain: {"bb" * 6}", Version: Studio 0.1.0' in settings
+    assert read_metadata(path).recipe.loras == recipe.loras
+    assert "Lora hashes" not in read_parameters(write_png(tmp_path / "plain.png", np.zeros((8, 8, 3), np.uint8), META))

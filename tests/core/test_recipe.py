@@ -121,3 +121,46 @@ def test_bad_controlnet_units_are_named(units, field, words):
     with pytest.raises(RecipeError) as caught:
         parse_recipe({"task": "controlnet", "model": "m", "image": "p.png", "controlnets": units})
     assert caught.value.field == field and words in str(caught.value)
+
+
+def test_loras_parse_round_trip_and_resolve_paths(tmp_path):
+    data = {**MINIMAL, "loras": [{"path": "styles/ink.safetensors", "weight": 0.8}, {"path": "/abs/rain.safetensors"}]}
+    recipe = parse_recipe(data)
+    assert [(lora.name, lora.weight) for lora in recipe.loras] == [("ink", 0.8), ("rain", 1.0)]
+    assert parse_recipe(json.loads(recipe.to_json())) == recipe
+    assert "loras" not in parse_recipe(MINIMAL).to_dict(), "recipes without LoRAs read as before"
+    resolved = recipe.with_paths_resolved(tmp_path)
+    assert [lora.path for lora in resolved.loras] == [str(tmp_path / "styles" / "ink.safetensors"), "/abs/rain.safetensors"]
+    recipe_file = tmp_path / "recipe.json"
+    recipe_file.write_text(json.dumps(data))
+    assert load_recipe(recipe_file).loras[0].path == str(tmp_path / "styles" / "ink.safetensors")
+
+
+@pytest.mark.parametrize(
+    "loras, field, words",
+    [
+        ("ink.safetensors", "loras", "must be a list of LoRAs"),
+        (["ink.safetensors"], "loras[0]", "must be an object"),
+        ([{"weight": 1}], "loras[0].path", "is required"),
+        ([{"path": ""}], "loras[0].path", "must not be empty"),
+        ([{"path": "ink.ckpt"}], "loras[0].path", "ink.ckpt is a pickle, and unpickling can run code"),
+        ([{"path": "ink.PT"}], "loras[0].path", "Studio refuses pickled LoRAs"),
+        ([{"path": "ink.bin"}], "loras[0].path", "use the .safetensors version"),
+        ([{"path": "ink.json"}], "loras[0].path", "must be a .safetensors file, got ink.json"),
+        ([{"path": "a.safetensors", "weight": 4.5}], "loras[0].weight", "must be between -4.0 and 4.0, got 4.5"),
+        ([{"path": "a.safetensors", "weight": "strong"}], "loras[0].weight", "must be a number"),
+        ([{"path": "a.safetensors", "scale": 1}], "loras[0].scale", "unknown field; known fields are path, weight"),
+        ([{"path": "a.safetensors"}, {"path": "a.safetensors", "weight": 0.5}], "loras[1].path", "listed twice"),
+    ],
+)
+def test_bad_loras_are_named_in_one_line(loras, field, words):
+    with pytest.raises(RecipeError) as caught:
+        parse_recipe({**MINIMAL, "loras": loras})
+    assert caught.value.field == field and words in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_upscaler_takes_no_loras():
+    with pytest.raises(RecipeError, match="'loras': LoRAs adapt Stable Diffusion .* the ×4 upscaler cannot use them"):
+        parse_recipe({"task": "upscale", "model": "x4", "image": "a.png", "loras": [{"path": "a.safetensors"}]})
+    assert parse_recipe({"task": "upscale", "model": "x4", "image": "a.png", "loras": []}).loras == ()

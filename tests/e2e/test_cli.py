@@ -99,3 +99,30 @@ def test_models_lists_a_folder_with_families(tiny_model, tmp_path, capsys):
 def test_version():
     result = studio("--version")
     assert result.returncode == 0 and result.stdout.startswith("studio ")
+
+
+def test_models_lists_loras_as_loras(tmp_path, capsys):
+    from tests.fixtures.tiny_loras import save_diffusers_lora
+
+    save_diffusers_lora("sd1", tmp_path / "ink.safetensors")
+    assert main(["models", str(tmp_path)]) == 0
+    assert f"{tmp_path / 'ink.safetensors'}\tlora\tsingle_file" in capsys.readouterr().out
+
+
+def test_a_recipe_with_a_lora_runs_reproduces_and_checks_the_lora(recipe_file, tmp_path, capsys):
+    from tests.fixtures.tiny_loras import save_diffusers_lora
+
+    save_diffusers_lora("sd1", tmp_path / "styles" / "ink.safetensors")
+    recipe = {**json.loads(recipe_file.read_text()), "variations": 1, "steps": 2,
+              "loras": [{"path": "styles/ink.safetensors", "weight": 0.8}]}  # relative to the recipe file
+    recipe_file.write_text(json.dumps(recipe))
+    assert main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet"]) == 0
+    [exported] = (tmp_path / "first").glob("inpaint-*.png")
+    assert read_metadata(exported).recipe.loras[0].path == str(tmp_path / "styles" / "ink.safetensors")
+    assert "<lora:ink:0.8>" in read_parameters(exported)
+    assert main(["run", str(exported), "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    [again] = (tmp_path / "again").glob("inpaint-*.png")
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(exported)))
+    save_diffusers_lora("sd1", tmp_path / "styles" / "ink.safetensors", seed=5)  # retrained since
+    assert main(["run", str(exported), "--out", str(tmp_path / "third")]) == 2
+    assert "the LoRA 1 on disk is not the one this picture was made from" in capsys.readouterr().err

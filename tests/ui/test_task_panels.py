@@ -321,7 +321,8 @@ def test_an_inpainting_result_of_another_size_is_not_applied(qtbot, window_with,
     generate_and_wait(qtbot, window)
     window.document.resize(np.zeros((10, 10, 3), np.uint8))
     assert not window.apply_result(0)
-    assert window.document.size == (10, 10) and window.message_bar.level == "error"
+    assert window.document.size == (10, 10) and window.message_bar.level == "warning"
+    assert "changed size" in window.message_bar.text
 
 
 # Remembering
