@@ -17,6 +17,7 @@ from studio.core.recipe import Recipe
 from studio.core.regions import plan_region
 from studio.engine.fill import prefill
 from studio.engine.plugin_adapters import build_sampling_pipeline
+from studio.engine.prompt_embeds import prompt_inputs
 from studio.engine.task import TaskCall
 
 
@@ -31,8 +32,7 @@ def run_pipeline(pipe, recipe: Recipe, seeds: list[int], hook, **inputs) -> list
     generator = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
     with torch.inference_mode():
         output = pipe(
-            prompt=recipe.prompt,
-            negative_prompt=recipe.negative_prompt or None,
+            **prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt),  # weighted/long prompts as embeddings
             num_inference_steps=recipe.steps,
             guidance_scale=recipe.guidance,
             generator=generator,

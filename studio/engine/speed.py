@@ -556,6 +556,12 @@ def _cache_key(pipe, arguments: dict) -> tuple | None:
             key.append((name, _hashable(value)))
         except TypeError:
             return None
+    return tuple(key + _encoders_key(pipe))
+
+
+def _encoders_key(pipe) -> list:
+    """The text encoders and tokenizers a pipeline encodes with: which ones, their dtype and their LoRAs."""
+    key = []
     for name in ("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2"):
         part = getattr(pipe, name, None)
         key.append((name, id(part)))
@@ -563,7 +569,28 @@ def _cache_key(pipe, arguments: dict) -> tuple | None:
             first = next(part.parameters(), None)
             key.append((name + "_dtype", str(first.dtype) if first is not None else None))
             key.append((name + "_loras", _adapter_state(part)))
-    return tuple(key)
+    return key
+
+
+def _remember(cache: OrderedDict, key: tuple, compute):
+    if key in cache:
+        cache.move_to_end(key)
+        return _clone_tensors(cache[key])
+    result = compute()
+    cache[key] = _clone_tensors(result)
+    while len(cache) > EMBEDDING_CACHE_SIZE:
+        cache.popitem(last=False)
+    return result
+
+
+def remember_embeddings(pipe, prompts: tuple, compute):
+    """`compute()` for embeddings Studio encodes itself (weighted prompts, engine/prompt_embeds.py), kept in the
+    same cache as `encode_prompt`'s when the pipeline has the cache on, keyed on the prompt texts."""
+    encoder = getattr(pipe, "text_encoder", None)
+    if encoder is None or not getattr(getattr(pipe, "encode_prompt", None), "studio_cached", False):
+        return compute()
+    key = ("weighted prompts", prompts, *_encoders_key(pipe))
+    return _remember(_EMBEDDINGS.setdefault(encoder, OrderedDict()), key, compute)
 
 
 def cache_prompt_embeddings(pipe) -> None:
@@ -585,14 +612,7 @@ def cache_prompt_embeddings(pipe) -> None:
         key = _cache_key(pipe, bound.arguments)
         if key is None:
             return original(*args, **kwargs)
-        if key in cache:
-            cache.move_to_end(key)
-            return _clone_tensors(cache[key])
-        result = original(*args, **kwargs)
-        cache[key] = _clone_tensors(result)
-        while len(cache) > EMBEDDING_CACHE_SIZE:
-            cache.popitem(last=False)
-        return result
+        return _remember(cache, key, lambda: original(*args, **kwargs))
 
     encode_prompt.studio_cached = True
     pipe.encode_prompt = encode_prompt

@@ -14,6 +14,7 @@ from diffusers import StableDiffusionUpscalePipeline
 from studio.core.masks import Box, crop
 from studio.engine.preview import latents_to_preview
 from studio.engine.progress import Progress
+from studio.engine.prompt_embeds import prompt_inputs
 from studio.engine.task import TaskCall
 from studio.engine.plugin_adapters import sampling_for
 from studio.engine.speed import optimize_pipeline, speed_settings
@@ -79,8 +80,7 @@ def _upscale_one(model, recipe, picture, seed, item, items, on_progress, cancel)
     padded = _pad_to_multiple(picture)
     with torch.inference_mode():
         output = pipe(
-            prompt=recipe.prompt,
-            negative_prompt=recipe.negative_prompt or None,
+            **prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt),  # weighted/long prompts as embeddings
             image=Image.fromarray(padded),
             num_inference_steps=recipe.steps,
             guidance_scale=recipe.guidance,

@@ -1,0 +1,127 @@
+"""Weighted and long prompts (AUTOMATIC1111 emphasis, `BREAK`, more than 75 tokens) as pipeline embeddings.
+
+    pipe(**prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt), ...)
+
+A prompt pair that is plain text of at most 75 tokens goes to diffusers as strings, exactly as before (stock
+diffusers' pixels). Otherwise each prompt's pieces (core/prompt_syntax.py) are tokenized without special tokens,
+every token keeps its piece's weight, and the tokens fill chunks of 75 (BREAK starts a new one), each laid out as
+the pipeline's tokenizer lays out a prompt (BOS, tokens, EOS, padding to 77). The chunks are encoded as the
+pipeline's `encode_prompt` does (SD: last hidden state; SDXL: both encoders' penultimate hidden states side by
+side, pooled output from the first chunk) and joined along the token axis; then each chunk is weighted as A1111
+does: every token's embedding times its weight, rescaled so the chunk's mean stays the unweighted mean. Positive
+and negative get the same number of chunks (empty ones pad the shorter) so CFG can batch them.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from studio.core.prompt_syntax import Break, is_plain, parse_prompt
+from studio.engine.speed import remember_embeddings
+
+CHUNK = 75  # tokens per chunk; BOS and EOS make CLIP's 77
+
+
+def prompt_inputs(pipe, prompt: str, negative: str | None) -> dict:
+    """The pipeline's text arguments for a prompt pair: strings on the plain path, embeddings otherwise."""
+    negative = negative or ""
+    if all(_plain(pipe, text) for text in (prompt, negative)):
+        return {"prompt": prompt, "negative_prompt": negative or None}
+    return remember_embeddings(pipe, (prompt, negative), lambda: weighted_embeddings(pipe, prompt, negative))
+
+
+def _encoders(pipe) -> list[tuple]:
+    pairs = [(getattr(pipe, "tokenizer", None), getattr(pipe, "text_encoder", None)),
+             (getattr(pipe, "tokenizer_2", None), getattr(pipe, "text_encoder_2", None))]
+    return [(tokenizer, encoder) for tokenizer, encoder in pairs if encoder is not None]
+
+
+def _tokens(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False, truncation=False, verbose=False).input_ids if text else []
+
+
+def _plain(pipe, text: str) -> bool:
+    return is_plain(text) and all(len(_tokens(tokenizer, text)) <= CHUNK for tokenizer, _ in _encoders(pipe))
+
+
+def token_chunks(tokenizer, text: str) -> list[tuple[list[int], list[float]]]:
+    """The prompt's tokens and their weights, in chunks of at most CHUNK (BREAK ends a chunk early)."""
+    chunks: list[tuple[list[int], list[float]]] = [([], [])]
+    for piece in parse_prompt(text):
+        if isinstance(piece, Break):
+            chunks.append(([], []))
+            continue
+        piece_text, weight = piece
+        for token in _tokens(tokenizer, piece_text):
+            if len(chunks[-1][0]) == CHUNK:
+                chunks.append(([], []))
+            chunks[-1][0].append(token)
+            chunks[-1][1].append(weight)
+    return chunks
+
+
+def _layout(tokenizer, chunks) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token ids, attention mask and weights, one row of CHUNK + 2 per chunk, as the tokenizer pads a prompt."""
+    length = CHUNK + 2
+    ids, mask, weights = [], [], []
+    for tokens, token_weights in chunks:
+        row = [tokenizer.bos_token_id, *tokens, tokenizer.eos_token_id]
+        padding = length - len(row)
+        ids.append(row + [tokenizer.pad_token_id] * padding)
+        mask.append([1] * len(row) + [0] * padding)
+        weights.append([1.0, *token_weights] + [1.0] * (padding + 1))
+    return torch.tensor(ids), torch.tensor(mask), torch.tensor(weights)
+
+
+def _encode(pipe, encoder, ids: torch.Tensor, mask: torch.Tensor, xl: bool):
+    """(hidden states [chunks, 77, dim], pooled [chunks, dim] or None) as the pipeline's encode_prompt takes them."""
+    device = pipe._execution_device
+    if xl:
+        output = encoder(ids.to(device), output_hidden_states=True)
+        return output.hidden_states[-2], (output[0] if output[0].ndim == 2 else None)
+    use_mask = getattr(encoder.config, "use_attention_mask", False)
+    return encoder(ids.to(device), attention_mask=mask.to(device) if use_mask else None)[0], None
+
+
+def _weighted(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """A1111's emphasis, chunk by chunk: scale each token, then restore the chunk's mean."""
+    if bool((weights == 1.0).all()):
+        return hidden  # exactly the unweighted embeddings
+    weights = weights.to(hidden.device, hidden.dtype).unsqueeze(-1)
+    original = hidden.mean(dim=(1, 2), keepdim=True)
+    scaled = hidden * weights
+    return scaled * (original / scaled.mean(dim=(1, 2), keepdim=True))
+
+
+def _padded(chunks: list, count: int) -> list:
+    return chunks + [([], [])] * (count - len(chunks))
+
+
+def _embed(pipe, per_encoder_chunks: list, xl: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    hidden_parts, pooled = [], None
+    for (tokenizer, encoder), chunks in zip(_encoders(pipe), per_encoder_chunks):
+        ids, mask, weights = _layout(tokenizer, chunks)
+        hidden, chunk_pooled = _encode(pipe, encoder, ids, mask, xl)
+        hidden_parts.append(_weighted(hidden, weights))
+        if chunk_pooled is not None:
+            pooled = chunk_pooled[:1]  # A1111 and diffusers: the pooled output of the first chunk
+    hidden = torch.cat(hidden_parts, dim=-1)
+    return hidden.reshape(1, -1, hidden.shape[-1]), pooled
+
+
+def weighted_embeddings(pipe, prompt: str, negative: str) -> dict:
+    """`prompt_embeds`, `negative_prompt_embeds` (and the pooled pair for SDXL) for a prompt pair."""
+    xl = hasattr(pipe, "text_encoder_2")
+    encoders = _encoders(pipe)
+    positive = [token_chunks(tokenizer, prompt) for tokenizer, _ in encoders]
+    negatives = [token_chunks(tokenizer, negative) for tokenizer, _ in encoders]
+    count = max(len(chunks) for chunks in positive + negatives)
+    embeds, pooled = _embed(pipe, [_padded(chunks, count) for chunks in positive], xl)
+    if xl and not negative and getattr(pipe.config, "force_zeros_for_empty_prompt", False):
+        negative_embeds, negative_pooled = torch.zeros_like(embeds), torch.zeros_like(pooled)  # as diffusers does
+    else:
+        negative_embeds, negative_pooled = _embed(pipe, [_padded(chunks, count) for chunks in negatives], xl)
+    inputs = {"prompt_embeds": embeds, "negative_prompt_embeds": negative_embeds}
+    if xl:
+        inputs.update(pooled_prompt_embeds=pooled, negative_pooled_prompt_embeds=negative_pooled)
+    return inputs
