@@ -20,6 +20,7 @@ from studio.core.prompt_syntax import Break, is_plain, parse_prompt
 from studio.engine.speed import remember_embeddings
 
 CHUNK = 75  # tokens per chunk; BOS and EOS make CLIP's 77
+COMMA_BACKTRACK = 20  # A1111's default: a chunk may end up to this many tokens early, at a comma
 
 
 def prompt_inputs(pipe, prompt: str, negative: str | None) -> dict:
@@ -45,7 +46,10 @@ def _plain(pipe, text: str) -> bool:
 
 
 def token_chunks(tokenizer, text: str) -> list[tuple[list[int], list[float]]]:
-    """The prompt's tokens and their weights, in chunks of at most CHUNK (BREAK ends a chunk early)."""
+    """The prompt's tokens and their weights, in chunks of at most CHUNK (BREAK ends a chunk early). As A1111
+    does, a full chunk is cut after its last comma when that comma is among its last COMMA_BACKTRACK tokens, so
+    a phrase is not split between two chunks."""
+    comma = _comma_id(tokenizer)
     chunks: list[tuple[list[int], list[float]]] = [([], [])]
     for piece in parse_prompt(text):
         if isinstance(piece, Break):
@@ -54,10 +58,26 @@ def token_chunks(tokenizer, text: str) -> list[tuple[list[int], list[float]]]:
         piece_text, weight = piece
         for token in _tokens(tokenizer, piece_text):
             if len(chunks[-1][0]) == CHUNK:
-                chunks.append(([], []))
+                chunks.append(_carry_after_comma(chunks[-1], comma))
             chunks[-1][0].append(token)
             chunks[-1][1].append(weight)
     return chunks
+
+
+def _comma_id(tokenizer) -> int | None:
+    ids = _tokens(tokenizer, ",")
+    return ids[0] if len(ids) == 1 else None
+
+
+def _carry_after_comma(full: tuple[list[int], list[float]], comma: int | None) -> tuple[list[int], list[float]]:
+    """The start of the next chunk: the full chunk's tokens after its last comma, moved (when near its end)."""
+    tokens, weights = full
+    last = max((i for i, token in enumerate(tokens) if token == comma), default=-1)
+    if last < 0 or len(tokens) - 1 - last > COMMA_BACKTRACK:
+        return [], []
+    carried = (tokens[last + 1:], weights[last + 1:])
+    del tokens[last + 1:], weights[last + 1:]
+    return carried
 
 
 def _layout(tokenizer, chunks) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -155,3 +155,16 @@ def test_cached_weighted_prompts_follow_text_encoder_loras(tiny_model, tmp_path)
     assert np.array_equal(job(cached, path, **lora), expected)
     assert not np.array_equal(expected, base)
     assert np.array_equal(job(cached, path, prompt="(ink:1.3) lines"), base)
+
+
+def test_a_full_chunk_is_cut_after_its_last_comma_as_a1111_does(tiny_model, store):
+    from studio.engine.prompt_embeds import CHUNK, token_chunks
+
+    tokenizer = pipeline(store, tiny_model("sd1")).tokenizer
+    words = ["door"] * 70 + [","] + ["blue", "sky", "at", "night", "today", "again"]  # the comma is token 71
+    chunks = token_chunks(tokenizer, " ".join(words))
+    first, second = (tokens for tokens, _ in chunks)
+    assert len(first) == 71 and tokenizer.decode(first[-1:]).strip() == ","
+    assert len(first) + len(second) == 77 and len(second) < CHUNK
+    far = token_chunks(tokenizer, " ".join(["door"] * 10 + [","] + ["red"] * 70))  # comma too early: cut at 75
+    assert [len(tokens) for tokens, _ in far] == [CHUNK, 6]
