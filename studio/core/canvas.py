@@ -23,6 +23,7 @@ OVERLAP = 8
 NEAR_BLUR = 2.0  # px of blur next to the original picture
 FAR_BLUR_SHARE = 0.25  # the blur radius at the outer edge, as a share of the widest side added...
 MAX_FAR_BLUR = 64.0  # ...up to this many px
+WIDE_BLUR_RADIUS = 8.0  # blurs wider than twice this run on a picture reduced to keep their radius about this
 
 
 class CanvasError(StudioError):
@@ -119,16 +120,30 @@ def _new_bands(shape: tuple[int, ...], inner: Box) -> list[Box]:
 def _blurred_band(stretched: np.ndarray, band: Box, inner: Box, far: float, reach: int) -> np.ndarray:
     """The band's stretched pixels, blurred by a radius growing from NEAR_BLUR beside the picture to `far` at
     `reach` px from it: two blurs blended by distance, each of a context wide enough for its kernel."""
-    height, width = stretched.shape[:2]
-    margin = int(np.ceil(3 * far))
-    context = Box(max(band.left - margin, 0), max(band.top - margin, 0),
-                  min(band.right + margin, width), min(band.bottom + margin, height))
-    image = Image.fromarray(stretched[_rows_cols(context)])
-    inside = np.s_[band.top - context.top:band.bottom - context.top, band.left - context.left:band.right - context.left]
-    near = np.asarray(image.filter(ImageFilter.GaussianBlur(NEAR_BLUR)), np.float32)[inside]
-    blurry = np.asarray(image.filter(ImageFilter.GaussianBlur(far)), np.float32)[inside]
+    near = _band_blur(stretched, band, NEAR_BLUR, lambda image: image.filter(ImageFilter.GaussianBlur(NEAR_BLUR)))
+    blurry = _band_blur(stretched, band, far, lambda image: _wide_blur(image, far))
     weight = _distance(band, inner)[..., None] / max(reach, 1)
     return np.rint(near + (blurry - near) * np.clip(weight, 0.0, 1.0)).astype(np.uint8)
+
+
+def _band_blur(stretched: np.ndarray, band: Box, radius: float, blur) -> np.ndarray:
+    """`blur` of the band's pixels (float32), computed over the band and the margin its kernel reaches."""
+    height, width = stretched.shape[:2]
+    margin = int(np.ceil(3 * radius))
+    context = Box(max(band.left - margin, 0), max(band.top - margin, 0),
+                  min(band.right + margin, width), min(band.bottom + margin, height))
+    inside = np.s_[band.top - context.top:band.bottom - context.top, band.left - context.left:band.right - context.left]
+    return np.asarray(blur(Image.fromarray(stretched[_rows_cols(context)])), np.float32)[inside]
+
+
+def _wide_blur(image: Image.Image, radius: float) -> Image.Image:
+    """A Gaussian blur of a large radius, computed at a reduced size (a wide blur keeps no fine detail to lose):
+    expanding a large photo stays well under a second on the window's thread."""
+    factor = int(radius // WIDE_BLUR_RADIUS)
+    if factor < 2:
+        return image.filter(ImageFilter.GaussianBlur(radius))
+    small = image.reduce(factor).filter(ImageFilter.GaussianBlur(radius / factor))
+    return small.resize(image.size, Image.Resampling.BILINEAR)
 
 
 def _distance(band: Box, inner: Box) -> np.ndarray:
