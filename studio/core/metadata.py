@@ -67,6 +67,8 @@ def a1111_parameters(meta: ResultMetadata, size: tuple[int, int]) -> str:
         "Model": Path(recipe.model).stem,
         "Denoising strength": f"{recipe.strength:g}",
     }
+    if recipe.clip_skip > 1:
+        fields["Clip skip"] = recipe.clip_skip  # A1111 writes it only when it is not 1
     if recipe.task == "inpaint":
         fields["Mask blur"] = f"{recipe.mask_feather:g}"
         fields["Inpaint area"] = "Only masked" if recipe.inpaint_area == "masked" else "Whole picture"

@@ -25,6 +25,7 @@ SAMPLER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_SEED = 2**32 - 1
 MAX_SIDE = 8192
 SWEEPABLE = ("seed", "guidance", "steps", "strength", "sampler", "controlnet_scale")
+MAX_CLIP_SKIP = 12  # AUTOMATIC1111's "Clip skip" slider: 1 (off) to 12, the layers of SD 1.x's text encoder
 MAX_LORA_WEIGHT = 4.0  # AUTOMATIC1111's sliders stop at ±2; a little beyond stays usable, further is noise
 
 
@@ -67,6 +68,7 @@ class Recipe:
     strength: float = 1.0
     seed: int = 0
     sampler: str = "dpmpp_2m"
+    clip_skip: int = 1  # AUTOMATIC1111's numbering: text embeddings from the N-th last CLIP layer; 1 is off
     sampler_params: dict = field(default_factory=dict)  # a plugin sampler's own parameters, by name
     guidance_type: str = "cfg"
     guidance_params: dict = field(default_factory=dict)
@@ -94,6 +96,8 @@ class Recipe:
         data["controlnets"] = [dataclasses.asdict(unit) for unit in self.controlnets]
         data["loras"] = [dataclasses.asdict(lora) for lora in self.loras]
         data["batch_seeds"] = list(self.batch_seeds) if self.batch_seeds else None
+        if self.clip_skip == 1:
+            del data["clip_skip"]  # recipes without clip skip read and compare as before it existed
         for name in ("extras", "sampler_params", "guidance_params", "controlnets", "loras", "sweep", "batch_seeds"):
             if not data[name]:
                 del data[name]
@@ -297,6 +301,7 @@ _CHECKS = {
     "strength": lambda n, v: _number(n, v, 0.0, 1.0),
     "seed": lambda n, v: _integer(n, v, 0, MAX_SEED),
     "sampler": _identifier,
+    "clip_skip": lambda n, v: _integer(n, v, 1, MAX_CLIP_SKIP),
     "sampler_params": _params,
     "guidance_type": _identifier,
     "guidance_params": _params,
@@ -344,6 +349,8 @@ def _check_task_inputs(recipe: Recipe) -> None:
         raise RecipeError("image", f"is required for task '{recipe.task}'")
     if recipe.loras and recipe.task == "upscale":
         raise RecipeError("loras", "LoRAs adapt Stable Diffusion 1.x, 2.x and SDXL models; the ×4 upscaler cannot use them")
+    if recipe.clip_skip > 1 and recipe.task == "upscale":
+        raise RecipeError("clip_skip", "the ×4 upscaler has no clip skip: use 1 for task 'upscale'")
     if recipe.task == "controlnet" and not recipe.controlnets:
         raise RecipeError("controlnets", "task 'controlnet' needs at least one ControlNet unit")
     if recipe.task == "controlnet" and recipe.image is None and any(u.image is None for u in recipe.controlnets):

@@ -32,7 +32,8 @@ def run_pipeline(pipe, recipe: Recipe, seeds: list[int], hook, **inputs) -> list
     generator = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
     with torch.inference_mode():
         output = pipe(
-            **prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt),  # weighted/long prompts as embeddings
+            # weighted/long prompts as embeddings; clip skip as diffusers' `clip_skip` or inside the embeddings
+            **prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt, recipe.clip_skip),
             num_inference_steps=recipe.steps,
             guidance_scale=recipe.guidance,
             generator=generator,

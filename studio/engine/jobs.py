@@ -132,6 +132,9 @@ def _runner(recipe: Recipe, model):
                           "cannot use them")
     if recipe.loras:
         raise StudioError(f"LoRAs adapt Stable Diffusion models; the starter model {model.info.name} cannot use them")
+    if recipe.clip_skip > 1:
+        raise StudioError(f"clip skip picks a layer of Stable Diffusion's CLIP text encoder; the starter model "
+                          f"{model.info.name} has none: use clip skip 1")
     return STARTER_RUNNERS[recipe.task]
 
 

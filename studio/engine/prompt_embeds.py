@@ -1,6 +1,6 @@
 """Weighted and long prompts (AUTOMATIC1111 emphasis, `BREAK`, more than 75 tokens) as pipeline embeddings.
 
-    pipe(**prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt), ...)
+    pipe(**prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt, recipe.clip_skip), ...)
 
 A prompt pair that is plain text of at most 75 tokens goes to diffusers as strings, exactly as before (stock
 diffusers' pixels). Otherwise each prompt's pieces (core/prompt_syntax.py) are tokenized without special tokens,
@@ -10,6 +10,16 @@ pipeline's `encode_prompt` does (SD: last hidden state; SDXL: both encoders' pen
 side, pooled output from the first chunk) and joined along the token axis; then each chunk is weighted as A1111
 does: every token's embedding times its weight, rescaled so the chunk's mean stays the unweighted mean. Positive
 and negative get the same number of chunks (empty ones pad the shorter) so CFG can batch them.
+
+Clip skip: the recipe counts as AUTOMATIC1111 does (1 = the last layer, off; 2 = the one before it…), diffusers
+counts the layers skipped (None = off, 1 = the pre-final layer), so A1111's N is diffusers' `clip_skip=N - 1`
+(`diffusers_clip_skip`). SD 1.x/2.x: hidden state -N, through the encoder's final layer norm; SDXL: hidden state
+-(N + 1), since SDXL already takes the penultimate layer (diffusers' semantics, no layer norm). A clip skip above 1
+always takes the embeddings path, plain prompts included: diffusers 0.42's SD `encode_prompt(clip_skip=...)` reaches
+for `text_encoder.text_model.final_layer_norm`, which transformers 5's CLIPTextModel no longer has (its layers sit
+on the model itself), so Studio encodes the same layers itself (`_final_layer_norm` finds the norm either way).
+The negative prompt gets the clip skip too, as in A1111 (diffusers 0.42 applies `clip_skip` to the positive prompt
+only, leaving CFG to subtract embeddings from two different layers).
 """
 
 from __future__ import annotations
@@ -23,12 +33,19 @@ CHUNK = 75  # tokens per chunk; BOS and EOS make CLIP's 77
 COMMA_BACKTRACK = 20  # A1111's default: a chunk may end up to this many tokens early, at a comma
 
 
-def prompt_inputs(pipe, prompt: str, negative: str | None) -> dict:
-    """The pipeline's text arguments for a prompt pair: strings on the plain path, embeddings otherwise."""
+def diffusers_clip_skip(clip_skip: int) -> int | None:
+    """A1111's "Clip skip: N" (1 = off) as diffusers' `clip_skip` argument (None = off, 1 = pre-final layer)."""
+    return clip_skip - 1 if clip_skip > 1 else None
+
+
+def prompt_inputs(pipe, prompt: str, negative: str | None, clip_skip: int = 1) -> dict:
+    """The pipeline's text arguments for a prompt pair: strings on the plain path, embeddings otherwise.
+    `clip_skip` counts as A1111 does; at 1 the arguments are exactly those of a pipeline without it."""
     negative = negative or ""
-    if all(_plain(pipe, text) for text in (prompt, negative)):
+    if clip_skip == 1 and all(_plain(pipe, text) for text in (prompt, negative)):
         return {"prompt": prompt, "negative_prompt": negative or None}
-    return remember_embeddings(pipe, (prompt, negative), lambda: weighted_embeddings(pipe, prompt, negative))
+    return remember_embeddings(pipe, (prompt, negative), lambda: weighted_embeddings(pipe, prompt, negative, clip_skip),
+                               clip_skip=clip_skip)
 
 
 def _encoders(pipe) -> list[tuple]:
@@ -93,14 +110,26 @@ def _layout(tokenizer, chunks) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return torch.tensor(ids), torch.tensor(mask), torch.tensor(weights)
 
 
-def _encode(pipe, encoder, ids: torch.Tensor, mask: torch.Tensor, xl: bool):
-    """(hidden states [chunks, 77, dim], pooled [chunks, dim] or None) as the pipeline's encode_prompt takes them."""
+def _encode(pipe, encoder, ids: torch.Tensor, mask: torch.Tensor, xl: bool, clip_skip: int = 1):
+    """(hidden states [chunks, 77, dim], pooled [chunks, dim] or None) as the pipeline's encode_prompt takes them,
+    with diffusers' `clip_skip` semantics (A1111's N: see the module's note)."""
     device = pipe._execution_device
+    skip = diffusers_clip_skip(clip_skip)
     if xl:
         output = encoder(ids.to(device), output_hidden_states=True)
-        return output.hidden_states[-2], (output[0] if output[0].ndim == 2 else None)
+        layer = -2 if skip is None else -(skip + 2)  # SDXL always counts from the penultimate layer
+        return output.hidden_states[layer], (output[0] if output[0].ndim == 2 else None)
     use_mask = getattr(encoder.config, "use_attention_mask", False)
-    return encoder(ids.to(device), attention_mask=mask.to(device) if use_mask else None)[0], None
+    attention_mask = mask.to(device) if use_mask else None
+    if skip is None:
+        return encoder(ids.to(device), attention_mask=attention_mask)[0], None
+    output = encoder(ids.to(device), attention_mask=attention_mask, output_hidden_states=True)
+    return _final_layer_norm(encoder)(output.hidden_states[-(skip + 1)]), None
+
+
+def _final_layer_norm(encoder):
+    """CLIP's last layer norm: on `text_model` in transformers 4, on the model itself in transformers 5."""
+    return getattr(encoder, "text_model", encoder).final_layer_norm
 
 
 def _weighted(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -117,11 +146,11 @@ def _padded(chunks: list, count: int) -> list:
     return chunks + [([], [])] * (count - len(chunks))
 
 
-def _embed(pipe, per_encoder_chunks: list, xl: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _embed(pipe, per_encoder_chunks: list, xl: bool, clip_skip: int = 1) -> tuple[torch.Tensor, torch.Tensor | None]:
     hidden_parts, pooled = [], None
     for (tokenizer, encoder), chunks in zip(_encoders(pipe), per_encoder_chunks):
         ids, mask, weights = _layout(tokenizer, chunks)
-        hidden, chunk_pooled = _encode(pipe, encoder, ids, mask, xl)
+        hidden, chunk_pooled = _encode(pipe, encoder, ids, mask, xl, clip_skip)
         hidden_parts.append(_weighted(hidden, weights))
         if chunk_pooled is not None:
             pooled = chunk_pooled[:1]  # A1111 and diffusers: the pooled output of the first chunk
@@ -129,18 +158,19 @@ def _embed(pipe, per_encoder_chunks: list, xl: bool) -> tuple[torch.Tensor, torc
     return hidden.reshape(1, -1, hidden.shape[-1]), pooled
 
 
-def weighted_embeddings(pipe, prompt: str, negative: str) -> dict:
-    """`prompt_embeds`, `negative_prompt_embeds` (and the pooled pair for SDXL) for a prompt pair."""
+def weighted_embeddings(pipe, prompt: str, negative: str, clip_skip: int = 1) -> dict:
+    """`prompt_embeds`, `negative_prompt_embeds` (and the pooled pair for SDXL) for a prompt pair; `clip_skip` in
+    A1111's numbering."""
     xl = hasattr(pipe, "text_encoder_2")
     encoders = _encoders(pipe)
     positive = [token_chunks(tokenizer, prompt) for tokenizer, _ in encoders]
     negatives = [token_chunks(tokenizer, negative) for tokenizer, _ in encoders]
     count = max(len(chunks) for chunks in positive + negatives)
-    embeds, pooled = _embed(pipe, [_padded(chunks, count) for chunks in positive], xl)
+    embeds, pooled = _embed(pipe, [_padded(chunks, count) for chunks in positive], xl, clip_skip)
     if xl and not negative and getattr(pipe.config, "force_zeros_for_empty_prompt", False):
         negative_embeds, negative_pooled = torch.zeros_like(embeds), torch.zeros_like(pooled)  # as diffusers does
     else:
-        negative_embeds, negative_pooled = _embed(pipe, [_padded(chunks, count) for chunks in negatives], xl)
+        negative_embeds, negative_pooled = _embed(pipe, [_padded(chunks, count) for chunks in negatives], xl, clip_skip)
     inputs = {"prompt_embeds": embeds, "negative_prompt_embeds": negative_embeds}
     if xl:
         inputs.update(pooled_prompt_embeds=pooled, negative_pooled_prompt_embeds=negative_pooled)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio import plugins
-from studio.core.recipe import TASKS, Recipe
+from studio.core.recipe import MAX_CLIP_SKIP, TASKS, Recipe
 from studio.plugins import builtins
 from studio.ui.control_panel import ControlPanel
 from studio.ui.fields import SeedField, SliderField
@@ -158,6 +158,9 @@ class RecipePanel(QWidget):
         self.steps = SliderField(1, 1000, 30, soft_maximum=100)
         self.guidance = SliderField(0.0, 100.0, 7.5, decimals=1, step=0.5, soft_maximum=20.0)
         self.strength = SliderField(0.0, 1.0, 1.0, decimals=2, step=0.05)
+        self.clip_skip = QSpinBox()  # AUTOMATIC1111's "Clip skip": 1 is off, 2 is common for anime SD 1.x models
+        self.clip_skip.setRange(1, MAX_CLIP_SKIP)
+        self.clip_skip.setValue(Recipe.clip_skip)
         self.seed = SeedField()
         self.variations = QSpinBox()
         self.variations.setRange(1, 64)
@@ -207,6 +210,7 @@ class RecipePanel(QWidget):
         form.addRow(self.guidance_params)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
+        form.addRow("Clip skip", self.clip_skip)
         form.addRow("Strength", self.strength)
         form.addRow("Seed", self.seed)
         form.addRow("Variations", self.variations)
@@ -233,6 +237,8 @@ class RecipePanel(QWidget):
         layout.addWidget(self.controls)
         layout.addStretch(1)
         self.custom_size.setToolTip("Process at this size; unchecked, the model's native size is used")
+        self.clip_skip.setToolTip("AUTOMATIC1111's clip skip: take the prompt from the N-th last layer of the text "
+                                  "encoder (1: the last, as usual; 2: common for anime Stable Diffusion 1.x models)")
         self.inpaint_area.setToolTip("Only masked: work on the mask's box plus padding, at the model's resolution")
         self.masked_content.setToolTip("Fill from surroundings: paint the masked part from around it before the model "
                                        "starts, so a strength below 1 removes an object instead of keeping its shape")
@@ -241,7 +247,8 @@ class RecipePanel(QWidget):
         for signal in (
             self.task.currentIndexChanged, self.prompt.textChanged, self.negative_prompt.textChanged,
             self.sampler.currentIndexChanged, self.guidance_type.currentIndexChanged, self.steps.valueChanged,
-            self.guidance.valueChanged, self.strength.valueChanged, self.seed.changed, self.variations.valueChanged,
+            self.guidance.valueChanged, self.clip_skip.valueChanged, self.strength.valueChanged, self.seed.changed,
+            self.variations.valueChanged,
             self.custom_size.toggled, self.width_field.valueChanged, self.height_field.valueChanged,
             self.mask_grow.valueChanged, self.mask_feather.valueChanged, self.inpaint_area.currentIndexChanged,
             self.mask_padding.valueChanged, self.masked_content.currentIndexChanged, self.controls.changed,
@@ -279,6 +286,7 @@ class RecipePanel(QWidget):
         self.sampling_form.setRowVisible(self.sampler_params, bool(self.sampler_params.specs))
         self.sampling_form.setRowVisible(self.guidance_params, bool(self.guidance_params.specs))
         self.sampling_form.setRowVisible(self.size_row, not upscaling)  # its result is 4× the picture
+        self.sampling_form.setRowVisible(self.clip_skip, not upscaling)  # the ×4 upscaler has no clip skip
         optional = task == "sdedit"
         self.mask_group.setTitle("Mask (optional)" if optional else "Mask")
         self.mask_group.setToolTip("Without a painted mask, SDEdit changes the whole picture" if optional else "")
@@ -309,13 +317,19 @@ class RecipePanel(QWidget):
         """Whether a job takes the LoRAs: the tasks of Stable Diffusion models (not the starter models)."""
         return self.current_task in TASKS_USING_LORAS and not self.starter_in_use
 
+    @property
+    def uses_clip_skip(self) -> bool:
+        """Whether a job takes the clip skip: the tasks of Stable Diffusion models (not the upscalers, not the
+        starter models)."""
+        return self.current_task != "upscale" and not self.starter_in_use
+
     def _show_starter_note(self) -> None:
         starter = self.starter_in_use
         runs = starter and self.current_task in STARTER_TASKS
         self.starter_note.setText(STARTER_NOTE if runs else STARTER_CANNOT)
         self.starter_note.setVisible(starter)
         for widget in (self.prompt, self.negative_prompt, self.sampler, self.guidance_type, self.guidance,
-                       self.sampler_params, self.guidance_params):
+                       self.clip_skip, self.sampler_params, self.guidance_params):
             widget.setEnabled(not runs)
         self.prompt.setPlaceholderText("Starter models ignore prompts" if runs else PROMPT_HINTS.get(self.current_task, ""))
         self.controls.setVisible(self.uses_controlnets)
@@ -410,6 +424,8 @@ class RecipePanel(QWidget):
             values.update(self.upscale.values())
         if self.uses_loras:
             values["loras"] = self.loras.values()
+        if self.uses_clip_skip:
+            values["clip_skip"] = self.clip_skip.value()
         return values
 
     def state(self) -> dict[str, Any]:
@@ -420,6 +436,7 @@ class RecipePanel(QWidget):
             "negative_prompt": self.negative_prompt.toPlainText(),
             "steps": self.steps.value(),
             "guidance": float(self.guidance.value()),
+            "clip_skip": self.clip_skip.value(),
             "strength": float(self.strength.value()),
             "seed": self.seed.seed,
             "sampler": self.sampler.currentData(),
@@ -449,6 +466,7 @@ class RecipePanel(QWidget):
             "negative_prompt": lambda v: self.negative_prompt.setPlainText(str(v)),
             "steps": _number_only(self.steps.setValue),
             "guidance": _number_only(self.guidance.setValue),
+            "clip_skip": _in_range(self.clip_skip),
             "strength": _number_only(self.strength.setValue),
             "seed": lambda v: setattr(self.seed, "seed", int(v)),
             "seed_locked": lambda v: setattr(self.seed, "locked", bool(v)),
@@ -499,6 +517,8 @@ class RecipePanel(QWidget):
                 label = combo.itemText(max(0, combo.findData(fallback)))
                 self.recipe_notes.append(plugin_missing_note(kind, state[key], label))
                 state[key], state[f"{key.partition('_')[0]}_params"] = fallback, {}
+        if recipe.task != "upscale":  # the upscaler has no clip skip: the one shown stays
+            state["clip_skip"] = recipe.clip_skip
         if recipe.task in TASKS_USING_LORAS:  # an upscale recipe has none to give: the LoRAs shown stay
             state["loras"] = [{"path": lora.path, "weight": lora.weight} for lora in recipe.loras]
         state["upscale"] = {"noise_level": recipe.noise_level, "tile_size": recipe.tile_size,
@@ -525,6 +545,16 @@ def _number_only(setter):
         setter(round(value) if isinstance(getattr(setter, "__self__", None), QSpinBox) else value)
 
     return set_number
+
+
+def _in_range(spin: QSpinBox):
+    """A spin box's setter that takes only a whole number within its range, checked before Qt sees it."""
+    def set_value(value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not spin.minimum() <= value <= spin.maximum():
+            raise ValueError(f"expected a whole number from {spin.minimum()} to {spin.maximum()}, got {value!r}")
+        spin.setValue(value)
+
+    return set_value
 
 
 def _multiple_of_8(value: int) -> int:
