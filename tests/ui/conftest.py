@@ -54,6 +54,23 @@ def make_window(qtbot, settings_file):
     return make
 
 
+@pytest.fixture
+def panel(qtbot):
+    """The job panel on its own, shown."""
+    from studio.ui.panels import RecipePanel
+
+    widget = RecipePanel()
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+def choose(combo, key) -> None:
+    """Pick the combo box entry whose data is `key` (a task, a sampler, an area…)."""
+    combo.setCurrentIndex(combo.findData(key))
+    assert combo.currentData() == key
+
+
 def paint_stroke(window, points, size: float = 20, hardness: float = 1.0) -> None:
     """Paint the mask along `points` (picture pixels) through the document's brush path, as the canvas does."""
     from studio.core.brush import Brush

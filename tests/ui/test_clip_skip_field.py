@@ -5,19 +5,7 @@ the ×4 upscaler."""
 import pytest
 
 from studio.core.recipe import parse_recipe
-from studio.ui.panels import RecipePanel
-
-
-@pytest.fixture
-def panel(qtbot):
-    widget = RecipePanel()
-    qtbot.addWidget(widget)
-    widget.show()
-    return widget
-
-
-def choose(panel, task):
-    panel.task.setCurrentIndex(panel.task.findData(task))
+from tests.ui.conftest import choose
 
 
 def test_the_field_sits_in_the_sampling_group_and_feeds_the_recipe(panel):
@@ -33,9 +21,9 @@ def test_the_field_sits_in_the_sampling_group_and_feeds_the_recipe(panel):
 
 def test_the_upscaler_hides_it_and_its_recipe_leaves_it_out(panel):
     panel.clip_skip.setValue(3)
-    choose(panel, "upscale")
+    choose(panel.task, "upscale")
     assert not panel.clip_skip.isVisibleTo(panel) and "clip_skip" not in panel.recipe_values()
-    choose(panel, "sdedit")
+    choose(panel.task, "sdedit")
     assert panel.clip_skip.isVisibleTo(panel) and panel.recipe_values()["clip_skip"] == 3
 
 

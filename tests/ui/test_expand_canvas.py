@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox
 from studio.core.canvas import Margins
 from studio.core.masks import refine
 from studio.ui.expand_canvas import ExpandCanvasDialog
-from tests.ui.conftest import paint_stroke, write_picture
+from tests.ui.conftest import choose, paint_stroke, write_picture
 
 
 def expand_button(dialog):
@@ -19,11 +19,6 @@ def expand_button(dialog):
 def preset(dialog, label):
     [button] = [button for button in dialog.preset_buttons if button.text() == label]
     button.click()
-
-
-def choose(combo, key):
-    combo.setCurrentIndex(combo.findData(key))
-    assert combo.currentData() == key
 
 
 def test_the_command_needs_a_picture_and_has_its_own_shortcut(make_window, picture_file):

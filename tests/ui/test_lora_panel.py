@@ -11,7 +11,7 @@ from studio.core.checkpoints import CheckpointInfo
 from studio.core.recipe import parse_recipe
 from studio.ui import dialogs
 from studio.ui.lora_panel import LoraPanel, checked_loras
-from studio.ui.panels import RecipePanel
+from tests.ui.conftest import choose
 from tests.ui.fakes import FakeBackend
 from tests.ui.test_main_window import generate_and_wait, paint_square
 
@@ -30,18 +30,6 @@ def lora_files(tmp_path):
                    f"{key}.lora_up.weight": np.zeros((320, 4), np.float32)}, str(path))
         paths.append(path)
     return paths
-
-
-@pytest.fixture
-def panel(qtbot):
-    widget = RecipePanel()
-    qtbot.addWidget(widget)
-    widget.show()
-    return widget
-
-
-def choose(panel, task):
-    panel.task.setCurrentIndex(panel.task.findData(task))
 
 
 def test_loras_are_added_weighted_and_removed(qtbot, lora_files):
@@ -80,13 +68,13 @@ def test_the_add_button_offers_a_file_picker_and_the_loras_of_the_models_folders
 def test_the_section_feeds_the_recipe_for_the_tasks_that_use_loras(panel, lora_files):
     panel.loras.add_lora(str(lora_files[0]), 0.75)
     for task in ("inpaint", "sdedit", "controlnet"):
-        choose(panel, task)
+        choose(panel.task, task)
         assert not panel.loras.isHidden()
         assert panel.recipe_values()["loras"] == [{"path": str(lora_files[0]), "weight": 0.75}]
     recipe = parse_recipe({**panel.recipe_values(), "model": "m.safetensors", "image": "p.png",
                            "controlnets": [{"model": "c"}]})
     assert recipe.loras[0].weight == 0.75 and recipe.loras[0].name == "ink"
-    choose(panel, "upscale")
+    choose(panel.task, "upscale")
     assert panel.loras.isHidden() and "loras" not in panel.recipe_values()
 
 
@@ -95,7 +83,7 @@ def test_starter_models_hide_the_section(panel, lora_files, tmp_path):
     panel.set_models([CheckpointInfo(tmp_path / "starter-photo", "diffusers", "pipeline", "starter"),
                       CheckpointInfo(lora_files[0], "single_file", "lora", "sd15")])
     panel.loras.add_lora(str(lora_files[0]))
-    choose(panel, "inpaint")
+    choose(panel.task, "inpaint")
     panel.set_base_model(starter)
     assert panel.loras.isHidden() and "loras" not in panel.recipe_values()
     panel.set_base_model(str(tmp_path / "dream.safetensors"))

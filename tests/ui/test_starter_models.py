@@ -8,8 +8,8 @@ import pytest
 
 from studio.ui.worker import EngineBackend
 from tests.fixtures.tiny_starter import resources_without_starters
-from tests.ui.conftest import paint_stroke
-from tests.ui.test_tasks_tiny_models import choose, run_job
+from tests.ui.conftest import choose, paint_stroke
+from tests.ui.test_tasks_tiny_models import run_job
 
 pytest.importorskip("torch")
 

@@ -7,7 +7,7 @@ import pytest
 from studio.core.brush import Brush
 from studio.core.layers import control_layer
 from studio.ui.worker import EngineBackend
-from tests.ui.conftest import paint_stroke, write_picture
+from tests.ui.conftest import choose, paint_stroke, write_picture
 from tests.ui.test_canvas import drag, viewport_point
 
 pytest.importorskip("torch")
@@ -36,11 +36,6 @@ class RecordingBackend(EngineBackend):
         finally:
             for hook in hooks:
                 hook.remove()
-
-
-def choose(combo, key):
-    combo.setCurrentIndex(combo.findData(key))
-    assert combo.currentData() == key
 
 
 def run_job(qtbot, window, timeout=240_000):
