@@ -6,15 +6,15 @@ STAMP  := $(VENV)/.installed
 # PyPI's torch and its matching torchvision (controlnet-aux needs both); users install with installer/.
 TORCH  ?= torch==2.14.1 torchvision==0.29.2
 
-.PHONY: app test setup clean
+.PHONY: app test setup clean constraints
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e ".[test]"
 	touch $(STAMP)
 
 app: $(STAMP)
@@ -22,6 +22,11 @@ app: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# Pin what the venv has now (after a green `make test`), leaving torch and its CUDA wheels to TORCH.
+constraints: $(STAMP)
+	{ sed -n '1,3p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -viE '^(torch|torchvision|triton)==|^(nvidia-|cuda-)|^studio'; } > constraints.new
+	mv constraints.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

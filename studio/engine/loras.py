@@ -113,7 +113,26 @@ def _loader(model: LoadedModel):
     return assemble_pipeline(model, "text2img", scheduler=None)
 
 
+def check_peft() -> None:
+    """LoRAs on text encoders go through transformers' peft integration, which refuses a peft older than it needs;
+    say so plainly rather than as a LoRA that "does not fit"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import Version
+    from transformers.integrations import peft as transformers_peft
+
+    needed = getattr(transformers_peft, "MIN_PEFT_VERSION", "0")
+    try:
+        installed = version("peft")
+    except PackageNotFoundError:
+        raise ModelError(f"LoRAs need the peft package (>= {needed}): pip install 'peft>={needed}'") from None
+    if Version(installed) < Version(needed):
+        raise ModelError(f"LoRAs need peft >= {needed} with transformers {version('transformers')}, and peft {installed} "
+                         f"is installed: pip install 'peft>={needed}', or a transformers that accepts peft {installed}")
+
+
 def _load(model: LoadedModel, path: Path, name: str) -> None:
+    check_peft()
     shapes = _read_shapes(path)
     _check_family(model, path, shapes)
     state = _read(path)

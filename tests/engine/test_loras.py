@@ -224,3 +224,19 @@ def test_sdxl_takes_loras_for_its_unet_and_both_text_encoders(tiny_model, lora_s
     loaded = loras_module._loaded_layers(model, next(iter(model.extra["loras"].adapters.values())))
     assert loaded == dict(in_file) and set(loaded) == {"unet", "text_encoder", "text_encoder_2"}
     assert np.array_equal(pixels(recipe, lora_store), base)
+
+
+def test_a_peft_too_old_for_transformers_is_named_not_blamed_on_the_lora(lora_store, sdedit, files, tmp_path,
+                                                                          monkeypatch):
+    import importlib.metadata
+
+    from transformers.integrations import peft as transformers_peft
+
+    fresh = sdedit().replace(loras=[{"path": str(save_diffusers_lora("sd1", tmp_path / "fresh.safetensors", seed=9))}])
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(transformers_peft, "MIN_PEFT_VERSION", "99.0")
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.21.2" if name == "peft" else real_version(name))
+    with pytest.raises(ModelError, match=r"LoRAs need peft >= 99\.0 with transformers .*peft 0\.21\.2 is installed"):
+        pixels(fresh, lora_store)
+    monkeypatch.undo()
+    assert not np.array_equal(pixels(fresh, lora_store), pixels(sdedit(), lora_store))  # the model stays usable
