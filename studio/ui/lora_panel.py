@@ -143,6 +143,11 @@ class LoraPanel(QGroupBox):
         """The recipe's `loras` field."""
         return [{"path": row.path, "weight": float(row.weight.value())} for row in self.rows]
 
+    def known_paths(self) -> list[str]:
+        """The LoRA files a prompt's `<lora:name:weight>` tag can name: those in the panel, then those found in the
+        models folders."""
+        return [row.path for row in self.rows] + [path for _, path, _ in self._listed]
+
     def state(self) -> list[dict[str, Any]]:
         return self.values()
 

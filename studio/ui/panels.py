@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio import plugins
+from studio.core.lora_tags import apply_lora_tags, lora_files, strip_lora_tags
 from studio.core.recipe import MAX_CLIP_SKIP, TASKS, Recipe
 from studio.plugins import builtins
 from studio.ui.control_panel import ControlPanel
@@ -45,6 +46,8 @@ PROMPT_HINTS = {
     "controlnet": "Describe the picture to generate",
     "upscale": "Describe the picture: it guides the detail the upscaler adds",
 }
+PROMPT_SYNTAX = ("(word) or (word:1.3) stresses a word, [word] softens it, BREAK starts a new 75-token chunk, "
+                 "<lora:name:0.8> switches on the LoRA file name.safetensors (from a models folder or the LoRAs panel)")
 AREA_LABELS = {"whole": "Whole picture", "masked": "Only masked"}
 MASKED_CONTENT_LABELS = {"original": "Original", "fill": "Fill from surroundings"}
 STARTER_TASKS = ("inpaint", "sdedit", "upscale")  # what Studio's starter models do
@@ -149,6 +152,7 @@ class RecipePanel(QWidget):
         self.task = _combo([(t, TASK_LABELS[t]) for t in TASKS])
         self._enable_tasks(available_tasks())
         self.prompt = _prompt_box(PROMPT_HINTS["inpaint"], 4)
+        self.prompt.setToolTip(PROMPT_SYNTAX)
         self.negative_prompt = _prompt_box("What to avoid (negative prompt)", 2)
         self.sampler = _combo(sampler_choices())
         self.guidance_type = _combo(guidance_choices())
@@ -422,11 +426,12 @@ class RecipePanel(QWidget):
             )
         if task == "upscale":
             values.update(self.upscale.values())
-        if self.uses_loras:
-            values["loras"] = self.loras.values()
         if self.uses_clip_skip:
             values["clip_skip"] = self.clip_skip.value()
-        return values
+        if not self.uses_loras:
+            return strip_lora_tags(values)
+        values["loras"] = self.loras.values()
+        return apply_lora_tags(values, lora_files(self.loras.known_paths()))
 
     def state(self) -> dict[str, Any]:
         """Everything worth remembering between launches."""

@@ -101,6 +101,23 @@ def test_version():
     assert result.returncode == 0 and result.stdout.startswith("studio ")
 
 
+def test_prompt_lora_tags_name_files_beside_the_recipe_or_in_given_folders(recipe_file, tmp_path, capsys):
+    from tests.fixtures.tiny_loras import save_diffusers_lora
+
+    save_diffusers_lora("sd1", tmp_path / "ink.safetensors")
+    save_diffusers_lora("sd1", tmp_path / "more" / "deep" / "rain.safetensors", seed=2)
+    recipe = {**json.loads(recipe_file.read_text()), "variations": 1, "steps": 2,
+              "prompt": "a cat <lora:ink:0.8> <lora:rain:-0.5>"}
+    recipe_file.write_text(json.dumps(recipe))
+    assert main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet"]) == 2
+    assert "no LoRA named 'rain' (the LoRAs Studio knows are ink)" in capsys.readouterr().err
+    assert main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet", "--loras", str(tmp_path / "more")]) == 0
+    [exported] = (tmp_path / "first").glob("inpaint-*.png")
+    made = read_metadata(exported).recipe
+    assert made.prompt == "a cat" and [(lora.name, lora.weight) for lora in made.loras] == [("ink", 0.8), ("rain", -0.5)]
+    assert "a cat <lora:ink:0.8> <lora:rain:-0.5>" in read_parameters(exported)
+
+
 def test_models_lists_loras_as_loras(tmp_path, capsys):
     from tests.fixtures.tiny_loras import save_diffusers_lora
 

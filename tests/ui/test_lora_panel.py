@@ -78,6 +78,25 @@ def test_the_section_feeds_the_recipe_for_the_tasks_that_use_loras(panel, lora_f
     assert panel.loras.isHidden() and "loras" not in panel.recipe_values()
 
 
+def test_prompt_tags_name_loras_of_the_models_folders_or_the_panel(panel, lora_files):
+    from studio.core.errors import RecipeError
+
+    panel.set_models([CheckpointInfo(lora_files[1], "single_file", "lora", "sd15")])
+    panel.loras.add_lora(str(lora_files[0]), 0.75)
+    choose(panel.task, "sdedit")
+    panel.prompt.setPlainText("a harbour <lora:rain:0.4>, <lora:ink:1.5>")
+    values = panel.recipe_values()
+    assert values["prompt"] == "a harbour ,"
+    assert values["loras"] == [{"path": str(lora_files[0]), "weight": 1.5}, {"path": str(lora_files[1]), "weight": 0.4}]
+    assert panel.prompt.toPlainText() == "a harbour <lora:rain:0.4>, <lora:ink:1.5>", "the box keeps what was typed"
+    panel.prompt.setPlainText("a harbour <lora:fog>")
+    with pytest.raises(RecipeError, match="no LoRA named 'fog'.*ink, rain"):
+        panel.recipe_values()
+    choose(panel.task, "upscale")
+    assert panel.recipe_values()["prompt"] == "a harbour" and "loras" not in panel.recipe_values()
+    assert "<lora:name:0.8>" in panel.prompt.toolTip()
+
+
 def test_starter_models_hide_the_section(panel, lora_files, tmp_path):
     starter = str(tmp_path / "starter-photo")
     panel.set_models([CheckpointInfo(tmp_path / "starter-photo", "diffusers", "pipeline", "starter"),
@@ -140,6 +159,12 @@ def test_a_job_carries_the_loras_and_they_come_back_at_the_next_launch(qtbot, ma
     paint_square(window)
     generate_and_wait(qtbot, window)
     assert [(lora.name, lora.weight) for lora in backend.requests[0].recipe.loras] == [("ink", 0.6)]
+    panel.prompt.setPlainText("a cat <lora:nowhere:1>")
+    assert window.generate() is None and "no LoRA named 'nowhere'" in window.message_bar.text
+    panel.prompt.setPlainText("a cat <lora:rain:0.3>")
+    generate_and_wait(qtbot, window)
+    assert [(lora.name, lora.weight) for lora in backend.requests[1].recipe.loras] == [("ink", 0.6), ("rain", 0.3)]
+    assert backend.requests[1].recipe.prompt == "a cat"
     window.close()
     assert json.loads(settings_file.read_text())["panel"]["loras"] == [{"path": str(lora_files[0]), "weight": 0.6}]
 
