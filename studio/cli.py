@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="finish a batch that was interrupted, in the same folder")
     run.add_argument("--format", choices=("png", "jpeg", "webp"), default="png")
     run.add_argument("--name", default=None, help="naming pattern, e.g. '{prompt}-{seed}' (fields: index, seed, "
-                     "task, steps, guidance, strength, sampler, prompt, controlnet_scale)")
+                     "task, steps, guidance, strength, sampler, prompt, controlnet_scale, lora_weight, clip_skip)")
     run.add_argument("--allow-pickle", action="store_true", help="load .ckpt/.pt checkpoints (weights only, no code runs)")
     run.add_argument("--quiet", action="store_true", help="print only the paths of the results")
     run.add_argument("--loras", type=Path, action="append", default=[], metavar="FOLDER",

@@ -30,7 +30,8 @@ INDEX_JSON = "index.json"
 INDEX_CSV = "index.csv"
 CONTACT_SHEET = "contact-sheet.png"
 DEFAULT_PATTERN = "{task}-{index:03d}-seed{seed}"
-PATTERN_FIELDS = ("index", "seed", "task", "steps", "guidance", "strength", "sampler", "prompt", "controlnet_scale")
+PATTERN_FIELDS = ("index", "seed", "task", "steps", "guidance", "strength", "sampler", "prompt", "controlnet_scale",
+                  "lora_weight", "clip_skip")
 SUFFIXES = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 THUMBNAIL = 192
 
@@ -50,9 +51,11 @@ def _slug(text: str, limit: int = 40) -> str:
 def _values(job: Job) -> dict:
     recipe = job.recipe
     scale = recipe.controlnets[0].scale if recipe.controlnets else ""
+    lora_weight = recipe.loras[0].weight if recipe.loras else ""
     return {"index": job.index, "seed": recipe.seed, "task": recipe.task, "steps": recipe.steps,
             "guidance": recipe.guidance, "strength": recipe.strength, "sampler": recipe.sampler,
-            "prompt": _slug(recipe.prompt), "controlnet_scale": scale}
+            "prompt": _slug(recipe.prompt), "controlnet_scale": scale,
+            "lora_weight": lora_weight, "clip_skip": recipe.clip_skip}
 
 
 def file_name(settings: ExportSettings, job: Job) -> str:

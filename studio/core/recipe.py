@@ -24,7 +24,7 @@ MASKED_CONTENTS = ("original", "fill")  # what the model starts from under the m
 SAMPLER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_SEED = 2**32 - 1
 MAX_SIDE = 8192
-SWEEPABLE = ("seed", "guidance", "steps", "strength", "sampler", "controlnet_scale")
+SWEEPABLE = ("seed", "guidance", "steps", "strength", "sampler", "controlnet_scale", "lora_weight", "clip_skip")
 MAX_CLIP_SKIP = 12  # AUTOMATIC1111's "Clip skip" slider: 1 (off) to 12, the layers of SD 1.x's text encoder
 MAX_LORA_WEIGHT = 4.0  # AUTOMATIC1111's sliders stop at ±2; a little beyond stays usable, further is noise
 

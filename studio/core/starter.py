@@ -21,6 +21,8 @@ KIND_SR = "starter_sr"  # SR3-style super-resolution
 IGNORED_SWEEP_AXES = {
     "guidance": "Starter models take no guidance",
     "sampler": "Starter models sample with their own scheduler",
+    "clip_skip": "Starter models have no text encoder",
+    "lora_weight": "Starter models take no LoRAs",
 }
 
 

@@ -34,6 +34,13 @@ def _apply(recipe: Recipe, axis: str, value: Any) -> Recipe:
             raise RecipeError("sweep.controlnet_scale", "the recipe has no ControlNet to scale")
         units = [dict(dataclasses.asdict(u), scale=value) for u in recipe.controlnets]
         return recipe.replace(controlnets=units)
+    if axis == "lora_weight":  # every LoRA of the recipe at that weight, as controlnet_scale scales every unit
+        if not recipe.loras:
+            raise RecipeError("sweep.lora_weight", "the recipe has no LoRA to weigh")
+        try:
+            return recipe.replace(loras=[dict(dataclasses.asdict(lora), weight=value) for lora in recipe.loras])
+        except RecipeError as error:
+            raise RecipeError("sweep.lora_weight", error.reason) from None
     try:
         return recipe.replace(**{axis: value})
     except RecipeError as error:

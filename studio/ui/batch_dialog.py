@@ -39,6 +39,8 @@ from studio.ui.theme import icon
 
 FORMAT_LABELS = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}
 PREVIEW_NAMES = 3
+AXIS_HINTS = {"lora_weight": "Every LoRA of the recipe takes each weight in turn",
+              "clip_skip": "1 uses the text encoder's last layer, 2 the one before it (AUTOMATIC1111's numbering)"}
 INVALID_STYLE = '*[invalid="true"] { border: 1px solid #e5534b; }'
 
 
@@ -122,7 +124,7 @@ class BatchDialog(QDialog):
         self.axes: dict[str, NumberAxis | SamplerAxis] = {}
         sweeps = QGroupBox("Sweep (every combination is made)")
         grid = QGridLayout(sweeps)
-        for row, axis in enumerate(("guidance", "steps", "strength", "controlnet_scale", "seed")):
+        for row, axis in enumerate(("guidance", "steps", "strength", "controlnet_scale", "lora_weight", "clip_skip", "seed")):
             field = NumberAxis(axis)
             self._prefill_range(field, base)
             field.add_to(grid, row)
@@ -132,9 +134,11 @@ class BatchDialog(QDialog):
         self.axes["sampler"].set_values([base.sampler])
         self.axes["sampler"].enabled.setChecked(False)
         grid.setColumnStretch(2, 1)
-        scale = self.axes["controlnet_scale"].enabled
-        scale.setEnabled(bool(base.controlnets))
-        scale.setToolTip("" if base.controlnets else "The recipe has no ControlNet")
+        for axis, reason in (("controlnet_scale", "" if base.controlnets else "The recipe has no ControlNet"),
+                             ("lora_weight", "" if base.loras else "The recipe has no LoRA"),
+                             ("clip_skip", "The upscaler has no clip skip" if base.task == "upscale" else "")):
+            self.axes[axis].enabled.setEnabled(not reason)
+            self.axes[axis].enabled.setToolTip(reason or AXIS_HINTS.get(axis, ""))
         self.summary = QLabel()
         self.summary.setObjectName("batchSummary")
         return sweeps
@@ -193,8 +197,10 @@ class BatchDialog(QDialog):
     def _prefill_range(field: NumberAxis, base: Recipe) -> None:
         """Ranges start around the current value, so switching to Range shows something sensible."""
         current = {"guidance": base.guidance, "steps": base.steps, "strength": base.strength, "seed": base.seed,
-                   "controlnet_scale": base.controlnets[0].scale if base.controlnets else 1.0}[field.axis]
-        step = {"guidance": 1.0, "steps": 10, "strength": 0.1, "seed": 1, "controlnet_scale": 0.25}[field.axis]
+                   "controlnet_scale": base.controlnets[0].scale if base.controlnets else 1.0,
+                   "lora_weight": base.loras[0].weight if base.loras else 1.0, "clip_skip": base.clip_skip}[field.axis]
+        step = {"guidance": 1.0, "steps": 10, "strength": 0.1, "seed": 1, "controlnet_scale": 0.25, "lora_weight": 0.25,
+                "clip_skip": 1}[field.axis]
         field.start.setValue(current)
         field.stop.setValue(current + 2 * step)
         field.step.setValue(step)

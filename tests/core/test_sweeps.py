@@ -31,6 +31,16 @@ def test_controlnet_scale_sweeps_every_unit():
     assert [[u.scale for u in j.recipe.controlnets] for j in jobs] == [[0.5, 0.5], [1.0, 1.0]]
 
 
+def test_lora_weight_sweeps_every_lora_and_clip_skip_its_own_field():
+    recipe = parse_recipe({**BASE, "loras": [{"path": "ink.safetensors", "weight": 0.8}, {"path": "rain.safetensors"}],
+                           "sweep": {"lora_weight": [0, -0.5], "clip_skip": [1, 2]}})
+    jobs = expand(recipe)
+    assert [([lora.weight for lora in j.recipe.loras], j.recipe.clip_skip) for j in jobs] == [
+        ([0.0, 0.0], 1), ([0.0, 0.0], 2), ([-0.5, -0.5], 1), ([-0.5, -0.5], 2)]
+    assert jobs[1].swept == {"lora_weight": 0, "clip_skip": 2, "seed": 100}
+    assert [lora.path for lora in jobs[0].recipe.loras] == ["ink.safetensors", "rain.safetensors"]
+
+
 @pytest.mark.parametrize(
     "sweep, field, words",
     [
@@ -39,6 +49,8 @@ def test_controlnet_scale_sweeps_every_unit():
         ({"steps": [10, 0]}, "sweep.steps", "between 1 and 1000"),
         ({"sampler": ["euler", "Bad Name"]}, "sweep.sampler", "lower_snake_case"),
         ({"controlnet_scale": [1.0]}, "sweep.controlnet_scale", "no ControlNet"),
+        ({"lora_weight": [1.0]}, "sweep.lora_weight", "no LoRA to weigh"),
+        ({"clip_skip": [13]}, "sweep.clip_skip", "between 1 and 12"),
     ],
 )
 def test_bad_sweeps_name_the_axis(sweep, field, words):

@@ -240,3 +240,20 @@ def test_a_peft_too_old_for_transformers_is_named_not_blamed_on_the_lora(lora_st
         pixels(fresh, lora_store)
     monkeypatch.undo()
     assert not np.array_equal(pixels(fresh, lora_store), pixels(sdedit(), lora_store))  # the model stays usable
+
+
+def test_a_batch_sweeps_lora_weight_and_clip_skip_and_names_files_by_them(lora_store, sdedit, files, tmp_path):
+    from PIL import Image
+
+    from studio.core.export import ExportSettings
+    from studio.engine.batch import run_batch
+
+    recipe = sdedit(("ink", 1.0)).replace(sweep={"lora_weight": [0.0, 1.5], "clip_skip": [1, 2]})
+    written = run_batch(recipe, lora_store, ExportSettings(tmp_path / "out", "w{lora_weight:g}-skip{clip_skip}"))
+    assert [path.name for path in written] == ["w0-skip1.png", "w0-skip2.png", "w1.5-skip1.png", "w1.5-skip2.png"]
+    made = {path.stem: np.asarray(Image.open(path)) for path in written}
+    assert np.array_equal(made["w0-skip1"], pixels(sdedit(), lora_store)), "weight 0 is the base model"
+    assert len({picture.tobytes() for picture in made.values()}) == 4
+    again = read_metadata(written[3]).recipe
+    assert again.loras[0].weight == 1.5 and again.clip_skip == 2
+    assert np.array_equal(pixels(again, lora_store), made["w1.5-skip2"])

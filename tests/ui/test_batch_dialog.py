@@ -178,6 +178,24 @@ def test_controlnet_scale_is_offered_only_with_a_controlnet(make_dialog, base):
     assert [job.recipe.controlnets[0].scale for job in expand(plan.recipe)] == [0.5, 0.75, 1.0]
 
 
+def test_lora_weight_is_offered_only_with_a_lora_and_clip_skip_not_for_the_upscaler(make_dialog, base):
+    dialog = make_dialog(base)
+    assert not dialog.axes["lora_weight"].enabled.isEnabled()
+    assert dialog.axes["lora_weight"].enabled.toolTip() == "The recipe has no LoRA"
+    assert dialog.axes["clip_skip"].enabled.isEnabled()
+    with_lora = base.replace(loras=[{"path": "/models/ink.safetensors", "weight": 0.8}])
+    dialog = make_dialog(with_lora)
+    assert "Every LoRA" in dialog.axes["lora_weight"].enabled.toolTip()
+    dialog.axes["lora_weight"].values.setText("-0.5, 0, 1.25")
+    dialog.axes["lora_weight"].enabled.setChecked(True)
+    dialog.axes["clip_skip"].set_range(1, 2, 1)
+    plan = dialog.plan()
+    assert plan.recipe.sweep == {"lora_weight": [-0.5, 0.0, 1.25], "clip_skip": [1, 2]}
+    assert [(job.recipe.loras[0].weight, job.recipe.clip_skip) for job in expand(plan.recipe)][:3] == [
+        (-0.5, 1), (-0.5, 2), (0.0, 1)]
+    assert not make_dialog(base.replace(task="upscale")).axes["clip_skip"].enabled.isEnabled()
+
+
 # What the folder holds
 
 def test_a_folder_holding_this_batch_offers_resume(make_dialog, base, tmp_path):
