@@ -31,6 +31,8 @@ class Commands:
         a = self._action
         self.open = a("&Open picture…", w.ask_open_picture, [QKeySequence.StandardKey.Open], icon_name="open")
         self.paste = a("&Paste picture", w.paste_picture, [QKeySequence.StandardKey.Paste])
+        self.paste_parameters = a("Paste &generation parameters", w.paste_parameters, ["Ctrl+Alt+V"],
+                                  "Prompt, seed, steps, sampler… from AUTOMATIC1111's text on the clipboard (Ctrl+Alt+V)")
         self.export = a("&Export result…", lambda: w.ask_export_result(w.results.selected), ["Ctrl+E"])
         self.batch_export = a("&Batch export…", w.batches.ask_batch_export, ["Ctrl+Shift+E"],
                               "Variations and parameter sweeps, exported to a folder (Ctrl+Shift+E)")
@@ -92,7 +94,7 @@ class Commands:
         menus = {
             "&File": [self.open, self.paste, self.export, SEPARATOR, self.batch_export, self.open_batch, SEPARATOR,
                       self.add_checkpoint, self.add_folder, self.rescan, SEPARATOR, self.quit],
-            "&Edit": [self.undo, self.redo, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask, SEPARATOR,
+            "&Edit": [self.undo, self.redo, SEPARATOR, self.paste_parameters, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask, SEPARATOR,
                       self.expand_canvas, SEPARATOR, self.plugins],
             "&Brush": [self.brush, self.eraser, self.swap_tool, SEPARATOR, self.bigger, self.smaller, self.harder, self.softer],
             "&View": [self.fit, self.actual_size, self.zoom_in, self.zoom_out, SEPARATOR, self.show_mask],

@@ -32,6 +32,7 @@ from studio.core.brush import Brush
 from studio.core.canvas import OVERLAP, CanvasError
 from studio.core.document import Document, changed_box
 from studio.core.layers import LayeredDocument, control_layer
+from studio.core.a1111_params import parse_parameters
 from studio.core.metadata import write_png
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.starter import bundled_starters
@@ -294,6 +295,8 @@ class MainWindow(QMainWindow):
         self.settings.add_recent_picture(str(picture.path))
         if picture.metadata is not None:
             self._restore_recipe(picture.metadata.recipe, picture.path)
+        elif picture.parameters:
+            self.apply_parameters(picture.parameters, f"{picture.path.name}'s")
         self._schedule_save()
         self.picture_opened.emit(picture.path)
 
@@ -317,6 +320,33 @@ class MainWindow(QMainWindow):
             self.open_qimage(QImage(data.imageData()))
         else:
             self.show_message("Nothing to paste: copy a picture or a picture file first.", WARNING)
+
+    def paste_parameters(self) -> None:
+        """AUTOMATIC1111's generation parameters from the clipboard (its PNG Info, Civitai's "Copy"), into the panels."""
+        text = QGuiApplication.clipboard().text()
+        if not self.apply_parameters(text, "the clipboard's"):
+            self.show_message("The clipboard holds no generation parameters: copy AUTOMATIC1111's text (the prompt, "
+                              "then \"Negative prompt: …\", then \"Steps: …, Sampler: …, CFG scale: …\").", WARNING)
+
+    def apply_parameters(self, text: str, source: str) -> bool:
+        """Fill the panels from an AUTOMATIC1111 `parameters` text; False when it holds none."""
+        found = parse_parameters(text, self.recipe_panel.sampler_names())
+        if found is None:
+            return False
+        self.recipe_panel.restore(found.values)
+        notes = list(found.notes)
+        if found.model_name:
+            path = self.models.find_by_name(found.model_name)
+            if path is not None:
+                self.models.choose(path)
+            else:
+                notes.append(f"its model {found.model_name} is not among your models")
+        read = [f"{name} {found.values[key]:g}" for key, name in (("steps", "steps"), ("guidance", "CFG"),
+                                                                 ("seed", "seed")) if key in found.values]
+        summary = f"Settings read from {source} AUTOMATIC1111 parameters (prompt, {', '.join(read)})."
+        self.show_message(" ".join([summary, *(note[0].upper() + note[1:] + "." for note in notes)]),
+                          WARNING if notes else INFO)
+        return True
 
     def set_document(self, document: Document | None) -> None:
         """Show a document; a plain Document gains layers (for control maps) and keeps its history."""

@@ -59,6 +59,13 @@ class ModelsController(QObject):
             self.changed.emit()
         return self.current == path
 
+    def find_by_name(self, name: str) -> str | None:
+        """The listed base model whose file or folder name is `name` (as AUTOMATIC1111 writes "Model:"), any case."""
+        wanted = name.strip().lower()
+        found = [entry for entry in self.panel.entries if entry.kind == "pipeline" and not entry.problem
+                 and entry.path.stem.lower() == wanted]
+        return str(found[0].path) if len(found) == 1 else None
+
     def is_listed(self, path: str) -> bool:
         return any(str(entry.path) == path for entry in self.panel.entries)
 

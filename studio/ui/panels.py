@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio import plugins
+from studio.core.a1111_params import SamplerName
 from studio.core.lora_tags import apply_lora_tags, lora_files, strip_lora_tags
 from studio.core.recipe import MAX_CLIP_SKIP, TASKS, Recipe
 from studio.plugins import builtins
@@ -370,6 +371,12 @@ class RecipePanel(QWidget):
     def _show_guidance_params(self) -> None:
         self.guidance_params.set_specs(parameter_specs("guidance", self.guidance_type.currentData()))
         self._show_task()
+
+    def sampler_names(self) -> list[SamplerName]:
+        """The samplers offered, for reading AUTOMATIC1111's sampler names."""
+        return [SamplerName(key, self.sampler.itemText(row),
+                            any(spec.name == "karras" for spec in parameter_specs("sampler", key)))
+                for row in range(self.sampler.count()) if (key := self.sampler.itemData(row))]
 
     def reload_plugins(self) -> None:
         """Fill the sampler and guidance lists again (a plugin was installed, enabled, disabled or removed):

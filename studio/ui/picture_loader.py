@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
 from studio.core.errors import StudioError
 from studio.core.images import load_image
-from studio.core.metadata import ResultMetadata, read_metadata
+from studio.core.metadata import ResultMetadata, read_metadata, read_parameters
 
 INSTANT_PIXELS = 12_000_000  # up to about 4000×3000, decoding takes a blink
 
@@ -22,6 +22,7 @@ class OpenedPicture:
     path: Path
     pixels: np.ndarray
     metadata: ResultMetadata | None  # the recipe of a PNG Studio exported
+    parameters: str | None = None  # another program's AUTOMATIC1111-style settings text, when there is no recipe
 
 
 def studio_metadata(path: Path) -> ResultMetadata | None:
@@ -34,9 +35,19 @@ def studio_metadata(path: Path) -> ResultMetadata | None:
         return None
 
 
+def a1111_text(path: Path) -> str | None:
+    """The `parameters` text (PNG chunk, or EXIF UserComment of a JPEG or WebP), or None."""
+    try:
+        text = read_parameters(path)
+    except Exception:  # noqa: BLE001: a picture with unreadable metadata opens without it
+        return None
+    return text if isinstance(text, str) and text.strip() else None
+
+
 def read_picture(path: Path) -> OpenedPicture:
     try:
-        return OpenedPicture(path, load_image(path), studio_metadata(path))
+        pixels, metadata = load_image(path), studio_metadata(path)
+        return OpenedPicture(path, pixels, metadata, None if metadata is not None else a1111_text(path))
     except MemoryError:
         raise StudioError(f"{path.name} is too large to open in the memory available.") from None
 
