@@ -32,9 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                      "task, steps, guidance, strength, sampler, prompt, controlnet_scale, lora_weight, clip_skip)")
     run.add_argument("--allow-pickle", action="store_true", help="load .ckpt/.pt checkpoints (weights only, no code runs)")
     run.add_argument("--quiet", action="store_true", help="print only the paths of the results")
-    run.add_argument("--loras", type=Path, action="append", default=[], metavar="FOLDER",
-                     help="a folder of LoRAs for the prompt's <lora:name:weight> tags (repeatable; the recipe's "
-                     "folder and the window's models folders are searched too)")
+    run.add_argument("--models", type=Path, action="append", default=[], metavar="FOLDER",
+                     help="a folder of the LoRAs (<lora:name:weight>) and embeddings (their names) the prompts call "
+                     "(repeatable; the recipe's folder and the window's models folders are searched too)")
 
     models = commands.add_parser("models", help="list the checkpoints in folders, with their detected family")
     models.add_argument("folders", type=Path, nargs="+")
@@ -61,22 +61,25 @@ def _recipe_from(path: Path):
     return load_recipe(path), {}
 
 
-def _with_lora_tags(recipe, folders: list[Path], beside: Path):
-    """The recipe with its prompt's `<lora:name:weight>` tags moved into its LoRAs (as the window does). The
-    LoRAs are looked for in `folders` and the window's models folders (with their subfolders), and beside the
-    recipe (that folder only: it may be a home folder)."""
+def _with_prompt_models(recipe, folders: list[Path], beside: Path):
+    """The recipe with the LoRAs and embeddings its prompts call (`<lora:name:weight>` tags, embedding names),
+    as the window does. They are looked for in `folders` and the window's models folders (with their
+    subfolders), and beside the recipe (that folder only: it may be a home folder). A recipe from a picture
+    Studio exported names its files already."""
     from studio.core.checkpoints import inspect, scan_folder
-    from studio.core.lora_tags import apply_lora_tags, lora_files, split_lora_tags
+    from studio.core.embedding_words import apply_embedding_words
+    from studio.core.lora_tags import apply_lora_tags, files_by_name
     from studio.core.recipe import parse_recipe
     from studio.core.settings import load_settings
 
-    if not split_lora_tags(recipe.prompt)[1]:
-        return recipe
     folders = [*folders, *map(Path, load_settings().model_folders)]
     found = [info for folder in folders if folder.is_dir() for info in scan_folder(folder)]
     found += [inspect(path) for path in sorted(beside.glob("*.safetensors"))]
-    paths = [info.path for info in found if info.kind == "lora"]
-    return parse_recipe(apply_lora_tags(recipe.to_dict(), lora_files(paths)))
+    values = recipe.to_dict()
+    if not inspect(recipe.model).starter:  # a starter model reads no prompt
+        values = apply_embedding_words(values, files_by_name(i.path for i in found if i.kind == "embedding"))
+    values = apply_lora_tags(values, files_by_name(info.path for info in found if info.kind == "lora"))
+    return parse_recipe(values)
 
 
 def _check_same_inputs(expected: dict, actual: dict) -> None:
@@ -93,7 +96,8 @@ def _command_run(args) -> int:
     from studio.engine.model_store import ModelStore
 
     recipe, expected_hashes = _recipe_from(args.recipe)
-    recipe = _with_lora_tags(recipe, args.loras, args.recipe.resolve().parent)
+    if args.recipe.suffix.lower() != ".png":  # a recipe file; an exported picture's recipe names its files already
+        recipe = _with_prompt_models(recipe, args.models, args.recipe.resolve().parent)
     settings = ExportSettings(args.out, args.name or DEFAULT_PATTERN, args.format)
 
     def report(progress):

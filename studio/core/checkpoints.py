@@ -26,6 +26,9 @@ LORA_DOWN = ("lora_down.weight", "lora.down.weight", "lora_linear_layer.down.wei
 LORA_UP = ("lora_up.weight", "lora.up.weight", "lora_linear_layer.up.weight", "lora_B.weight")
 LORA_CONTEXT_WIDTHS = {768: "sd15", 1024: "sd2", 2048: "sdxl"}  # what cross-attention keys and values read
 
+EMBEDDING_WIDTHS = {768: "sd15", 1024: "sd2"}  # a single-encoder embedding's vector width → the family it fits
+SDXL_EMBEDDING_KEYS = {"clip_l", "clip_g"}  # one set of vectors per SDXL text encoder
+
 V_PARAMETERIZATION = re.compile(r"""^\s*parameterization:\s*["']?v["']?\s*$""", re.MULTILINE)
 
 Shapes = Mapping[str, tuple[int, ...]]
@@ -35,7 +38,7 @@ Shapes = Mapping[str, tuple[int, ...]]
 class CheckpointInfo:
     path: Path
     layout: str  # "diffusers" (a folder), "single_file" (.safetensors) or "pickle" (.ckpt/.pt)
-    kind: str  # "pipeline", "controlnet", "upscaler", "lora" or "unknown"
+    kind: str  # "pipeline", "controlnet", "upscaler", "lora", "embedding" or "unknown"
     family: str | None = None  # one of FAMILIES for pipelines; for a LoRA, the family it was made for when known
     problem: str | None = None  # why it cannot be used as it is, in one line
 
@@ -92,6 +95,20 @@ def lora_family(shapes: Shapes) -> str | None:
     return None
 
 
+def embedding_family(shapes: Shapes) -> str | None | bool:
+    """A textual-inversion embedding's family ("sd15", "sd2", "sdxl", or None when its width names none), or False
+    when the tensors are not an embedding: AUTOMATIC1111's `emb_params`, SDXL's `clip_l` + `clip_g`, or diffusers'
+    single learned token, each a few vectors."""
+    if set(shapes) == SDXL_EMBEDDING_KEYS and all(len(shape) in (1, 2) for shape in shapes.values()):
+        return "sdxl"
+    if len(shapes) != 1:
+        return False
+    [(key, shape)] = shapes.items()
+    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[0] > 256) or (key != "emb_params" and not key.startswith("<")):
+        return False
+    return EMBEDDING_WIDTHS.get(shape[-1])
+
+
 def family_from_shapes(path: Path, shapes: Shapes) -> CheckpointInfo:
     """Classify an original-layout (CompVis/LDM) checkpoint by its tensor names and shapes."""
     keys = shapes.keys()
@@ -105,6 +122,9 @@ def family_from_shapes(path: Path, shapes: Shapes) -> CheckpointInfo:
         return CheckpointInfo(path, "single_file", "upscaler")
     if is_lora(shapes):
         return CheckpointInfo(path, "single_file", "lora", lora_family(shapes))
+    family = embedding_family(shapes)
+    if family is not False:
+        return CheckpointInfo(path, "single_file", "embedding", family)
     if UNET_IN not in shapes:
         return CheckpointInfo(path, "single_file", "unknown", problem="not a Stable Diffusion checkpoint: it has no UNet weights")
     inpaint = shapes[UNET_IN][1] == 9

@@ -51,7 +51,7 @@ def _tag(match: re.Match) -> LoraTag:
     return LoraTag(name, weight, text)
 
 
-def lora_files(paths: Iterable[str | Path]) -> dict[str, list[str]]:
+def files_by_name(paths: Iterable[str | Path]) -> dict[str, list[str]]:
     """LoRA files by the name a tag uses: file name without its suffix, lower case."""
     found: dict[str, list[str]] = {}
     for path in paths:
@@ -67,7 +67,7 @@ def _same_file(a: str | Path, b: str | Path) -> bool:
 
 def apply_lora_tags(values: Mapping[str, Any], files: Mapping[str, list[str]]) -> dict[str, Any]:
     """Recipe values with the prompt's LoRA tags moved into `loras`: a tag for a LoRA already listed sets its
-    weight, another adds it. `files` is `lora_files(...)` of the LoRAs the user has (models folders, the panel)."""
+    weight, another adds it. `files` is `files_by_name(...)` of the LoRAs the user has (models folders, the panel)."""
     prompt, tags = split_lora_tags(values.get("prompt") or "")
     if not tags:
         return dict(values)

@@ -75,6 +75,7 @@ def a1111_parameters(meta: ResultMetadata, size: tuple[int, int]) -> str:
         fields["Masked area padding"] = recipe.mask_padding
         fields["Masked content"] = recipe.masked_content
     fields["Lora hashes"] = _lora_hashes(meta)
+    fields["TI hashes"] = _embedding_hashes(meta)
     fields["Version"] = f"Studio {meta.run.get('studio_version', '')}".strip()
     line = ", ".join(f"{key}: {value}" for key, value in fields.items() if value != "")
     prompt = " ".join([recipe.prompt, *(f"<lora:{_lora_alias(lora.name)}:{lora.weight:g}>" for lora in recipe.loras)])
@@ -91,6 +92,13 @@ def _lora_hashes(meta: ResultMetadata) -> str:
     A1111 quotes a value holding ':' or ','."""
     pairs = [f"{_lora_alias(lora.name)}: {meta.hashes[f'lora{index}'][:12]}"
              for index, lora in enumerate(meta.recipe.loras) if f"lora{index}" in meta.hashes]
+    return json.dumps(", ".join(pairs), ensure_ascii=False) if pairs else ""
+
+
+def _embedding_hashes(meta: ResultMetadata) -> str:
+    """AUTOMATIC1111's "TI hashes" (textual inversion): name and short hash of each embedding the prompts name."""
+    pairs = [f"{_lora_alias(embedding.name)}: {meta.hashes[f'embedding{index}'][:12]}"
+             for index, embedding in enumerate(meta.recipe.embeddings) if f"embedding{index}" in meta.hashes]
     return json.dumps(", ".join(pairs), ensure_ascii=False) if pairs else ""
 
 

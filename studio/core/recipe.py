@@ -56,6 +56,18 @@ class LoraRef:
 
 
 @dataclass(frozen=True)
+class EmbeddingRef:
+    """One textual-inversion embedding (.safetensors): its file name without the suffix is the word that calls
+    it in the prompt or negative prompt, as in AUTOMATIC1111."""
+
+    path: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).stem
+
+
+@dataclass(frozen=True)
 class Recipe:
     task: str
     model: str
@@ -87,6 +99,7 @@ class Recipe:
     tile_overlap: int = 32
     controlnets: tuple[ControlUnit, ...] = ()
     loras: tuple[LoraRef, ...] = ()
+    embeddings: tuple[EmbeddingRef, ...] = ()
     sweep: dict = field(default_factory=dict)  # axis → list of values; see core/sweeps.py
     version: int = RECIPE_VERSION
     extras: dict = field(default_factory=dict)
@@ -95,10 +108,12 @@ class Recipe:
         data = dataclasses.asdict(self)
         data["controlnets"] = [dataclasses.asdict(unit) for unit in self.controlnets]
         data["loras"] = [dataclasses.asdict(lora) for lora in self.loras]
+        data["embeddings"] = [dataclasses.asdict(embedding) for embedding in self.embeddings]
         data["batch_seeds"] = list(self.batch_seeds) if self.batch_seeds else None
         if self.clip_skip == 1:
             del data["clip_skip"]  # recipes without clip skip read and compare as before it existed
-        for name in ("extras", "sampler_params", "guidance_params", "controlnets", "loras", "sweep", "batch_seeds"):
+        for name in ("extras", "sampler_params", "guidance_params", "controlnets", "loras", "embeddings", "sweep",
+                     "batch_seeds"):
             if not data[name]:
                 del data[name]
         return data
@@ -129,7 +144,8 @@ class Recipe:
             for unit in self.controlnets
         )
         loras = tuple(dataclasses.replace(lora, path=_resolve(lora.path, base_dir)) for lora in self.loras)
-        return dataclasses.replace(self, controlnets=units, loras=loras, **changes)
+        embeddings = tuple(EmbeddingRef(_resolve(embedding.path, base_dir)) for embedding in self.embeddings)
+        return dataclasses.replace(self, controlnets=units, loras=loras, embeddings=embeddings, **changes)
 
 
 def _resolve(value: str | None, base_dir: Path) -> str | None:
@@ -258,9 +274,8 @@ def _control_units(name: str, value: Any) -> tuple[ControlUnit, ...]:
     return tuple(_control_unit(f"{name}[{index}]", unit) for index, unit in enumerate(value))
 
 
-def _lora(name: str, value: Any) -> LoraRef:
-    data = _mapping(name, value)
-    known = {f.name for f in fields(LoraRef)}
+def _safetensors_path(name: str, data: dict, known: set, what: str) -> str:
+    """The `path` of a LoRA or embedding entry: a .safetensors file (pickles can run code when read)."""
     for key in data:
         if key not in known:
             raise RecipeError(f"{name}.{key}", f"unknown field; known fields are {', '.join(sorted(known))}")
@@ -270,9 +285,31 @@ def _lora(name: str, value: Any) -> LoraRef:
     suffix = Path(path).suffix.lower()
     if suffix in PICKLE_SUFFIXES:
         raise RecipeError(f"{name}.path", f"{Path(path).name} is a pickle, and unpickling can run code: Studio refuses "
-                          "pickled LoRAs; use the .safetensors version")
+                          f"pickled {what}; use the .safetensors version")
     if suffix != ".safetensors":
         raise RecipeError(f"{name}.path", f"must be a .safetensors file, got {Path(path).name}")
+    return path
+
+
+def _embeddings(name: str, value: Any) -> tuple[EmbeddingRef, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise RecipeError(name, f"must be a list of embeddings such as [{{\"path\": \"easynegative.safetensors\"}}], "
+                          f"got {type(value).__name__}")
+    embeddings = []
+    for index, item in enumerate(value):
+        path = _safetensors_path(f"{name}[{index}]", _mapping(f"{name}[{index}]", item), {"path"}, "embeddings")
+        embedding = EmbeddingRef(path)
+        clash = next((other for other in embeddings if other.name.lower() == embedding.name.lower()), None)
+        if clash is not None:
+            raise RecipeError(f"{name}[{index}].path", f"{path} and {clash.path} are both called "
+                              f"'{embedding.name}' in a prompt; list one")
+        embeddings.append(embedding)
+    return tuple(embeddings)
+
+
+def _lora(name: str, value: Any) -> LoraRef:
+    data = _mapping(name, value)
+    path = _safetensors_path(name, data, {f.name for f in fields(LoraRef)}, "LoRAs")
     weight = _number(f"{name}.weight", data.get("weight", 1.0), -MAX_LORA_WEIGHT, MAX_LORA_WEIGHT)
     return LoraRef(path, weight)
 
@@ -321,6 +358,7 @@ _CHECKS = {
     "version": _version,
     "controlnets": _control_units,
     "loras": _loras,
+    "embeddings": _embeddings,
     "sweep": _sweep,
     "extras": _mapping,
 }

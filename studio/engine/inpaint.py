@@ -33,7 +33,7 @@ def run_pipeline(pipe, recipe: Recipe, seeds: list[int], hook, **inputs) -> list
     with torch.inference_mode():
         output = pipe(
             # weighted/long prompts as embeddings; clip skip as diffusers' `clip_skip` or inside the embeddings
-            **prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt, recipe.clip_skip),
+            **prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt, recipe.clip_skip, recipe.embeddings),
             num_inference_steps=recipe.steps,
             guidance_scale=recipe.guidance,
             generator=generator,

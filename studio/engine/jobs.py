@@ -19,6 +19,7 @@ from studio.core.recipe import Recipe
 from studio.engine.control_generate import control_generate
 from studio.engine.controlnet import prepare_controls
 from studio.engine.inpaint import inpaint
+from studio.engine.embeddings import embedding_hashes
 from studio.engine.loras import apply_loras, lora_hashes
 from studio.engine.memory import is_host_out_of_memory, is_out_of_memory
 from studio.engine.model_store import ModelStore
@@ -132,6 +133,9 @@ def _runner(recipe: Recipe, model):
                           "cannot use them")
     if recipe.loras:
         raise StudioError(f"LoRAs adapt Stable Diffusion models; the starter model {model.info.name} cannot use them")
+    if recipe.embeddings:
+        raise StudioError(f"embeddings are words for Stable Diffusion's text encoder; the starter model "
+                          f"{model.info.name} reads no prompt")
     if recipe.clip_skip > 1:
         raise StudioError(f"clip skip picks a layer of Stable Diffusion's CLIP text encoder; the starter model "
                           f"{model.info.name} has none: use clip skip 1")
@@ -167,6 +171,7 @@ def run_recipe(
     for index, unit in enumerate(recipe.controlnets):
         hashes[f"controlnet{index}"] = model_hash(unit.model)
     hashes.update(lora_hashes(recipe.loras))
+    hashes.update(embedding_hashes(recipe.embeddings))
     info = run_info(store, model.family, recipe)
     results, item = [], 0
     for group in recipe.seed_groups(recipe.batch_size or auto_batch_size(model, recipe)):

@@ -583,14 +583,15 @@ def _remember(cache: OrderedDict, key: tuple, compute):
     return result
 
 
-def remember_embeddings(pipe, prompts: tuple, compute, clip_skip: int = 1):
+def remember_embeddings(pipe, prompts: tuple, compute, clip_skip: int = 1, extra: tuple = ()):
     """`compute()` for embeddings Studio encodes itself (weighted prompts, engine/prompt_embeds.py), kept in the
     same cache as `encode_prompt`'s when the pipeline has the cache on, keyed on the prompt texts and the clip
-    skip (A1111's numbering). `encode_prompt`'s own key holds its `clip_skip` argument like all the others."""
+    skip (A1111's numbering) and `extra` (the embedding files the prompts name). `encode_prompt`'s own key holds its
+    `clip_skip` argument like all the others."""
     encoder = getattr(pipe, "text_encoder", None)
     if encoder is None or not getattr(getattr(pipe, "encode_prompt", None), "studio_cached", False):
         return compute()
-    key = ("weighted prompts", prompts, ("clip_skip", clip_skip), *_encoders_key(pipe))
+    key = ("weighted prompts", prompts, ("clip_skip", clip_skip), ("embeddings", extra), *_encoders_key(pipe))
     return _remember(_EMBEDDINGS.setdefault(encoder, OrderedDict()), key, compute)
 
 

@@ -80,7 +80,8 @@ def _upscale_one(model, recipe, picture, seed, item, items, on_progress, cancel)
     padded = _pad_to_multiple(picture)
     with torch.inference_mode():
         output = pipe(
-            **prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt),  # weighted/long prompts as embeddings
+            # weighted/long prompts, and textual-inversion embeddings, as embeddings
+            **prompt_inputs(pipe, recipe.prompt, recipe.negative_prompt, embeddings=recipe.embeddings),
             image=Image.fromarray(padded),
             num_inference_steps=recipe.steps,
             guidance_scale=recipe.guidance,

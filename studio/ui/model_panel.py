@@ -32,7 +32,8 @@ def find_models(files: list[str], folders: list[str]) -> list[CheckpointInfo]:
     return found
 
 
-OWN_PANEL_KINDS = {"controlnet": "ControlNet", "upscaler": "×4 upscaler", "lora": "LoRA"}  # chosen in the task panels
+OWN_PANEL_KINDS = {"controlnet": "ControlNet", "upscaler": "×4 upscaler", "lora": "LoRA",  # chosen in the task panels
+                   "embedding": "Embedding"}  # called by name in a prompt
 LORA_FAMILY_LABELS = {"sd15": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 
 
@@ -44,6 +45,9 @@ def describe(info: CheckpointInfo) -> str:
         return "Studio starter ×4 upscaler (ignores prompts)"
     if info.kind == "lora" and info.family in LORA_FAMILY_LABELS:
         return f"LoRA for {LORA_FAMILY_LABELS[info.family]} · {layout}"
+    if info.kind == "embedding":
+        family = f" for {LORA_FAMILY_LABELS[info.family]}" if info.family in LORA_FAMILY_LABELS else ""
+        return f"Embedding{family}: write {info.path.stem} in a prompt"
     if info.kind in OWN_PANEL_KINDS:
         return f"{OWN_PANEL_KINDS[info.kind]} · {layout}"
     if info.starter:

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 
 from studio import plugins
 from studio.core.a1111_params import SamplerName
-from studio.core.lora_tags import apply_lora_tags, lora_files, strip_lora_tags
+from studio.core.embedding_words import apply_embedding_words
+from studio.core.lora_tags import apply_lora_tags, files_by_name, strip_lora_tags
 from studio.core.recipe import MAX_CLIP_SKIP, TASKS, Recipe
 from studio.plugins import builtins
 from studio.ui.control_panel import ControlPanel
@@ -48,7 +49,8 @@ PROMPT_HINTS = {
     "upscale": "Describe the picture: it guides the detail the upscaler adds",
 }
 PROMPT_SYNTAX = ("(word) or (word:1.3) stresses a word, [word] softens it, BREAK starts a new 75-token chunk, "
-                 "<lora:name:0.8> switches on the LoRA file name.safetensors (from a models folder or the LoRAs panel)")
+                 "<lora:name:0.8> switches on the LoRA file name.safetensors (from a models folder or the LoRAs panel), and "
+                 "an embedding's file name written as a word (easynegative) calls that embedding")
 AREA_LABELS = {"whole": "Whole picture", "masked": "Only masked"}
 MASKED_CONTENT_LABELS = {"original": "Original", "fill": "Fill from surroundings"}
 STARTER_TASKS = ("inpaint", "sdedit", "upscale")  # what Studio's starter models do
@@ -188,6 +190,7 @@ class RecipePanel(QWidget):
         self.starter_note.setObjectName("starterNote")
         self.starter_note.setWordWrap(True)
         self._starter_paths: set[str] = set()  # models listed that are Studio's starter models
+        self._embedding_paths: list[str] = []  # embeddings listed: their names in a prompt call them
         self._base_model: str | None = None
         self._lay_out()
         self._connect()
@@ -347,6 +350,7 @@ class RecipePanel(QWidget):
             return [(e.name, str(e.path), describe(e)) for e in entries if e.kind == kind and not e.problem]
 
         self._starter_paths = {str(e.path) for e in entries if e.starter}
+        self._embedding_paths = [str(e.path) for e in entries if e.kind == "embedding" and not e.problem]
         self.controls.set_models(listed("controlnet"))
         self.loras.set_models(listed("lora"))
         self.upscale.set_models(listed("upscaler"))
@@ -435,10 +439,13 @@ class RecipePanel(QWidget):
             values.update(self.upscale.values())
         if self.uses_clip_skip:
             values["clip_skip"] = self.clip_skip.value()
+        if self.starter_in_use:
+            return strip_lora_tags(values)  # a starter model reads no prompt
+        values = apply_embedding_words(values, files_by_name(self._embedding_paths))
         if not self.uses_loras:
             return strip_lora_tags(values)
         values["loras"] = self.loras.values()
-        return apply_lora_tags(values, lora_files(self.loras.known_paths()))
+        return apply_lora_tags(values, files_by_name(self.loras.known_paths()))
 
     def state(self) -> dict[str, Any]:
         """Everything worth remembering between launches."""

@@ -4,7 +4,7 @@ the recipe's LoRAs by file name; anything Studio cannot honour exactly fails wit
 import pytest
 
 from studio.core.errors import RecipeError
-from studio.core.lora_tags import apply_lora_tags, lora_files, split_lora_tags, strip_lora_tags
+from studio.core.lora_tags import apply_lora_tags, files_by_name, split_lora_tags, strip_lora_tags
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def files(tmp_path):
     for path in paths:
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(b"")
-    return lora_files(map(str, paths))
+    return files_by_name(map(str, paths))
 
 
 def test_tags_leave_the_prompt_and_keep_their_weights():
@@ -71,10 +71,10 @@ def test_two_files_of_one_name_are_ambiguous_but_one_file_seen_twice_is_not(tmp_
     for path in (first, second):
         path.parent.mkdir()
         path.write_bytes(b"")
-    once = lora_files([str(first), str(tmp_path / "a" / ".." / "a" / "ink.safetensors")])
+    once = files_by_name([str(first), str(tmp_path / "a" / ".." / "a" / "ink.safetensors")])
     assert apply_lora_tags({"prompt": "<lora:ink>"}, once)["loras"] == [{"path": str(first), "weight": 1.0}]
     with pytest.raises(RecipeError, match="2 LoRAs are named 'ink'"):
-        apply_lora_tags({"prompt": "<lora:ink>"}, lora_files([str(first), str(second)]))
+        apply_lora_tags({"prompt": "<lora:ink>"}, files_by_name([str(first), str(second)]))
 
 
 def test_tasks_without_loras_only_lose_the_tags():

@@ -111,11 +111,31 @@ def test_prompt_lora_tags_name_files_beside_the_recipe_or_in_given_folders(recip
     recipe_file.write_text(json.dumps(recipe))
     assert main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet"]) == 2
     assert "no LoRA named 'rain' (the LoRAs Studio knows are ink)" in capsys.readouterr().err
-    assert main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet", "--loras", str(tmp_path / "more")]) == 0
+    assert main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet", "--models", str(tmp_path / "more")]) == 0
     [exported] = (tmp_path / "first").glob("inpaint-*.png")
     made = read_metadata(exported).recipe
     assert made.prompt == "a cat" and [(lora.name, lora.weight) for lora in made.loras] == [("ink", 0.8), ("rain", -0.5)]
     assert "a cat <lora:ink:0.8> <lora:rain:-0.5>" in read_parameters(exported)
+
+
+def test_embeddings_named_in_the_prompts_are_found_recorded_and_reproduced(recipe_file, tmp_path, capsys):
+    from tests.fixtures.tiny_embeddings import save_a1111_embedding
+
+    save_a1111_embedding(tmp_path / "more" / "BadHands.safetensors", 2, seed=4)
+    recipe = {**json.loads(recipe_file.read_text()), "variations": 1, "steps": 2, "negative_prompt": "badhands, dog"}
+    recipe_file.write_text(json.dumps(recipe))
+    assert main(["run", str(recipe_file), "--out", str(tmp_path / "plain"), "--quiet"]) == 0
+    assert main(["run", str(recipe_file), "--out", str(tmp_path / "first"), "--quiet", "--models", str(tmp_path / "more")]) == 0
+    [plain], [exported] = (tmp_path / "plain").glob("inpaint-*.png"), (tmp_path / "first").glob("inpaint-*.png")
+    made = read_metadata(exported).recipe
+    assert [e.path for e in made.embeddings] == [str(tmp_path / "more" / "BadHands.safetensors")]
+    assert made.negative_prompt == "badhands, dog" and 'TI hashes: "BadHands: ' in read_parameters(exported)
+    assert not np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(exported)))
+    assert main(["run", str(exported), "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    [again] = (tmp_path / "again").glob("inpaint-*.png")
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(exported)))
+    assert main(["models", str(tmp_path / "more")]) == 0
+    assert "BadHands.safetensors\tembedding\tsingle_file" in capsys.readouterr().out
 
 
 def test_models_lists_loras_as_loras(tmp_path, capsys):

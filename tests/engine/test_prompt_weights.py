@@ -163,8 +163,8 @@ def test_a_full_chunk_is_cut_after_its_last_comma_as_a1111_does(tiny_model, stor
     tokenizer = pipeline(store, tiny_model("sd1")).tokenizer
     words = ["door"] * 70 + [","] + ["blue", "sky", "at", "night", "today", "again"]  # the comma is token 71
     chunks = token_chunks(tokenizer, " ".join(words))
-    first, second = (tokens for tokens, _ in chunks)
+    first, second = (chunk.tokens for chunk in chunks)
     assert len(first) == 71 and tokenizer.decode(first[-1:]).strip() == ","
     assert len(first) + len(second) == 77 and len(second) < CHUNK
     far = token_chunks(tokenizer, " ".join(["door"] * 10 + [","] + ["red"] * 70))  # comma too early: cut at 75
-    assert [len(tokens) for tokens, _ in far] == [CHUNK, 6]
+    assert [len(chunk.tokens) for chunk in far] == [CHUNK, 6]

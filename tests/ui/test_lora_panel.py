@@ -97,6 +97,26 @@ def test_prompt_tags_name_loras_of_the_models_folders_or_the_panel(panel, lora_f
     assert "<lora:name:0.8>" in panel.prompt.toolTip()
 
 
+def test_embedding_names_in_the_prompts_call_the_listed_embeddings(panel, tmp_path):
+    from studio.ui.model_panel import describe
+
+    easy = CheckpointInfo(tmp_path / "EasyNegative.safetensors", "single_file", "embedding", "sd15")
+    starter = CheckpointInfo(tmp_path / "starter-photo", "diffusers", "pipeline", "starter")
+    panel.set_models([easy, starter])
+    assert describe(easy) == "Embedding for SD 1.x: write EasyNegative in a prompt"
+    choose(panel.task, "sdedit")
+    panel.negative_prompt.setPlainText("(easynegative:1.2), blurry")
+    assert panel.recipe_values()["embeddings"] == [{"path": str(easy.path)}]
+    choose(panel.task, "upscale")
+    assert panel.recipe_values()["embeddings"] == [{"path": str(easy.path)}], "the ×4 upscaler reads prompts too"
+    choose(panel.task, "inpaint")
+    panel.negative_prompt.setPlainText("blurry")
+    assert panel.recipe_values()["embeddings"] == []
+    panel.negative_prompt.setPlainText("easynegative")
+    panel.set_base_model(str(starter.path))
+    assert "embeddings" not in panel.recipe_values(), "a starter model reads no prompt"
+
+
 def test_starter_models_hide_the_section(panel, lora_files, tmp_path):
     starter = str(tmp_path / "starter-photo")
     panel.set_models([CheckpointInfo(tmp_path / "starter-photo", "diffusers", "pipeline", "starter"),
