@@ -132,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--sr-steps", type=int, default=None)
     e.add_argument("--crops", type=int, default=3, help="crops per held-out photo")
     e.add_argument("--sr-size", type=int, default=256, help="high-resolution crop side for SR")
-    e.add_argument("--samples", type=int, nargs="+", default=[1], help="also report the mean of K inpainting samples")
+    e.add_argument("--samples", type=int, nargs="+", default=[1], help="also report the mean of K samples (inpainting and upscaling)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default=None)
     e.add_argument("--json", default="docs/starter-evaluation.json")

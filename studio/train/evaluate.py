@@ -114,7 +114,7 @@ def _inpaint_cases(model, photos, crops_per_photo, steps, seed, samples, example
     return cases
 
 
-def _sr_cases(model, photos, crops_per_photo, steps, seed, hr_size, examples):
+def _sr_cases(model, photos, crops_per_photo, steps, seed, hr_size, examples, samples=(1,)):
     from studio.train import starter_inference as si
 
     scale = int(model.scale)
@@ -131,8 +131,10 @@ def _sr_cases(model, photos, crops_per_photo, steps, seed, hr_size, examples):
             truth = np.ascontiguousarray(picture[top:top + side, left:left + side])
             low = np.asarray(Image.fromarray(truth).resize((side // scale, side // scale), Image.Resampling.BICUBIC))
             outputs = {"bicubic": pil_upscale(low, scale, Image.Resampling.BICUBIC),
-                       "lanczos": pil_upscale(low, scale, Image.Resampling.LANCZOS),
-                       "starter": si.upscale(model, low, steps=steps, seed=seed + c)}
+                       "lanczos": pil_upscale(low, scale, Image.Resampling.LANCZOS)}
+            for k in samples:
+                name = "starter" if k == 1 else f"starter (mean of {k})"
+                outputs[name] = si.upscale(model, low, steps=steps, seed=seed + c, samples=k)
             results = {name: {"psnr": psnr(truth, out), "ssim": ssim(truth, out), "gmsd": gmsd(truth, out)}
                        for name, out in outputs.items()}
             cases.append(Case("upscale", record.id, c, None, results))
@@ -265,7 +267,7 @@ def evaluate(data: str | Path, *, photo_model: str | Path | None = None, sr_mode
             cases += _inpaint_cases(model, photos, crops_per_photo, steps, seed, samples, inpaint_rows)
         else:
             models[name]["sampling"] = {**(model.info.get("sampling") or {}), "steps_used": sr_steps or steps}
-            cases += _sr_cases(model, photos, crops_per_photo, sr_steps or steps, seed, sr_size, sr_rows)
+            cases += _sr_cases(model, photos, crops_per_photo, sr_steps or steps, seed, sr_size, sr_rows, samples)
     summary = summarize(cases)
     report = {
         "command": command, "machine": _machine(device),
@@ -283,6 +285,7 @@ def evaluate(data: str | Path, *, photo_model: str | Path | None = None, sr_mode
         inpaint_labels = ["masked", "telea", "navier-stokes"] + [
             "starter" if k == 1 else f"starter mean {k}" for k in samples] + ["truth"]
         _sheet(inpaint_rows, inpaint_labels, Path(examples) / "starter-inpaint-examples.png")
-        _sheet(sr_rows, ["low-res (nearest)", "bicubic", "lanczos", "starter", "truth"],
+        _sheet(sr_rows, ["low-res (nearest)", "bicubic", "lanczos"] + [
+            "starter" if k == 1 else f"starter mean {k}" for k in samples] + ["truth"],
                Path(examples) / "starter-sr-examples.png", cell=192)
     return report

@@ -197,16 +197,18 @@ def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, s
 
 @torch.no_grad()
 def upscale(model: StarterModel, picture: np.ndarray, *, steps: int | None = None, seed: int = 0,
-            eta: float | None = None, tile: int | None = 256, overlap: int = 32,
+            eta: float | None = None, tile: int | None = 256, overlap: int = 32, samples: int = 1,
             callback: Callback | None = None) -> np.ndarray:
     """SR3: sample the high-resolution picture (scale × the input) conditioned on its bicubic upsample. Pictures
-    larger than `tile` output pixels are denoised in overlapping tiles blended at every step (memory stays flat)."""
+    larger than `tile` output pixels are denoised in overlapping tiles blended at every step (memory stays flat).
+    `samples` > 1 averages that many independent samples (the posterior mean: more faithful, less crisp)."""
     _require(model, KIND_SR)
     steps, eta, _ = _defaults(model, "upscale", steps, eta)
     scale = int(model.scale)
     low = to_unit(picture, model.device)
     height, width = picture.shape[0] * scale, picture.shape[1] * scale
     condition, size = pad_to_multiple(bicubic_up(low, (height, width)), model.multiple)
+    condition = condition.expand(samples, -1, -1, -1)
     if tile is not None:
         tile = max(model.multiple, tile // model.multiple * model.multiple)
         overlap = min(overlap, tile // 4)
@@ -219,4 +221,4 @@ def upscale(model: StarterModel, picture: np.ndarray, *, steps: int | None = Non
 
     x = _sample(model, scheduler, x, scheduler.timesteps, generator, eta, condition=condition, to_picture=to_picture,
                 tile=tile, overlap=overlap, callback=callback)
-    return from_unit(to_picture(x)[..., :size[0], :size[1]])
+    return from_unit(to_picture(x).mean(dim=0, keepdim=True)[..., :size[0], :size[1]])

@@ -91,6 +91,8 @@ def test_upscale_multiplies_the_size_and_tiles_any_size(sr_model, picture):
     tiled = si.upscale(sr_model, picture, steps=3, seed=0, tile=64, overlap=16)
     assert tiled.shape == out.shape
     assert np.array_equal(out, si.upscale(sr_model, picture, steps=3, seed=0))
+    averaged = si.upscale(sr_model, picture, steps=3, seed=0, samples=3, tile=64, overlap=16)
+    assert averaged.shape == out.shape and not np.array_equal(averaged, tiled)
 
 
 def test_callbacks_see_every_step_and_can_cancel(photo_model, picture):
