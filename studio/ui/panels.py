@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -191,6 +192,7 @@ class RecipePanel(QWidget):
         self.starter_note.setWordWrap(True)
         self._starter_paths: set[str] = set()  # models listed that are Studio's starter models
         self._embedding_paths: list[str] = []  # embeddings listed: their names in a prompt call them
+        self._recipe_embeddings: list[str] = []  # those of the last recipe shown, wherever they are
         self._base_model: str | None = None
         self._lay_out()
         self._connect()
@@ -441,7 +443,7 @@ class RecipePanel(QWidget):
             values["clip_skip"] = self.clip_skip.value()
         if self.starter_in_use:
             return strip_lora_tags(values)  # a starter model reads no prompt
-        values = apply_embedding_words(values, files_by_name(self._embedding_paths))
+        values = apply_embedding_words(values, files_by_name(self._recipe_embeddings + self._embedding_paths))
         if not self.uses_loras:
             return strip_lora_tags(values)
         values["loras"] = self.loras.values()
@@ -536,6 +538,7 @@ class RecipePanel(QWidget):
                 label = combo.itemText(max(0, combo.findData(fallback)))
                 self.recipe_notes.append(plugin_missing_note(kind, state[key], label))
                 state[key], state[f"{key.partition('_')[0]}_params"] = fallback, {}
+        self._recipe_embeddings = [e.path for e in recipe.embeddings if Path(e.path).is_file()]
         if recipe.task != "upscale":  # the upscaler has no clip skip: the one shown stays
             state["clip_skip"] = recipe.clip_skip
         if recipe.task in TASKS_USING_LORAS:  # an upscale recipe has none to give: the LoRAs shown stay

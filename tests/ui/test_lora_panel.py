@@ -117,6 +117,16 @@ def test_embedding_names_in_the_prompts_call_the_listed_embeddings(panel, tmp_pa
     assert "embeddings" not in panel.recipe_values(), "a starter model reads no prompt"
 
 
+def test_a_recipe_shown_brings_its_embeddings_even_from_outside_the_models_folders(panel, tmp_path):
+    from tests.fixtures.tiny_embeddings import save_a1111_embedding
+
+    path = save_a1111_embedding(tmp_path / "elsewhere" / "inkwash.safetensors")
+    recipe = parse_recipe({"task": "sdedit", "model": "m", "image": "p.png", "prompt": "a door, inkwash",
+                           "embeddings": [{"path": str(path)}]})
+    panel.show_recipe(recipe)
+    assert panel.recipe_values()["embeddings"] == [{"path": str(path)}]
+
+
 def test_starter_models_hide_the_section(panel, lora_files, tmp_path):
     starter = str(tmp_path / "starter-photo")
     panel.set_models([CheckpointInfo(tmp_path / "starter-photo", "diffusers", "pipeline", "starter"),
