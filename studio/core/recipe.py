@@ -24,7 +24,8 @@ MASKED_CONTENTS = ("original", "fill")  # what the model starts from under the m
 SAMPLER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_SEED = 2**32 - 1
 MAX_SIDE = 8192
-SWEEPABLE = ("seed", "guidance", "steps", "strength", "sampler", "controlnet_scale", "lora_weight", "clip_skip")
+SWEEPABLE = ("seed", "guidance", "steps", "strength", "sampler", "controlnet_scale", "lora_weight", "clip_skip",
+             "prompt_sr")
 MAX_CLIP_SKIP = 12  # AUTOMATIC1111's "Clip skip" slider: 1 (off) to 12, the layers of SD 1.x's text encoder
 MAX_LORA_WEIGHT = 4.0  # AUTOMATIC1111's sliders stop at ±2; a little beyond stays usable, further is noise
 
@@ -243,6 +244,9 @@ def _sweep(name: str, value: Any) -> dict[str, list]:
             raise RecipeError(f"{name}.{axis}", f"cannot be swept; sweepable: {', '.join(SWEEPABLE)}")
         if not isinstance(values, list) or not values:
             raise RecipeError(f"{name}.{axis}", "must be a non-empty list of values")
+        if axis == "prompt_sr" and not all(isinstance(v, str) and v for v in values):
+            raise RecipeError(f"{name}.{axis}", "must be a list of words or phrases: the first is searched for in "
+                              "the prompts, each one replaces it in turn")
     return {axis: list(values) for axis, values in value.items()}
 
 

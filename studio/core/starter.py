@@ -23,6 +23,7 @@ IGNORED_SWEEP_AXES = {
     "sampler": "Starter models sample with their own scheduler",
     "clip_skip": "Starter models have no text encoder",
     "lora_weight": "Starter models take no LoRAs",
+    "prompt_sr": "Starter models ignore prompts",
 }
 
 

@@ -28,12 +28,14 @@ class Job:
         return self.recipe.seed
 
 
-def _apply(recipe: Recipe, axis: str, value: Any) -> Recipe:
+def _apply(recipe: Recipe, axis: str, value: Any, sweep: dict) -> Recipe:
     if axis == "controlnet_scale":
         if not recipe.controlnets:
             raise RecipeError("sweep.controlnet_scale", "the recipe has no ControlNet to scale")
         units = [dict(dataclasses.asdict(u), scale=value) for u in recipe.controlnets]
         return recipe.replace(controlnets=units)
+    if axis == "prompt_sr":  # AUTOMATIC1111's Prompt S/R: every value in turn where the first one is written
+        return _search_replace(recipe, sweep[axis][0], value)
     if axis == "lora_weight":  # every LoRA of the recipe at that weight, as controlnet_scale scales every unit
         if not recipe.loras:
             raise RecipeError("sweep.lora_weight", "the recipe has no LoRA to weigh")
@@ -45,6 +47,14 @@ def _apply(recipe: Recipe, axis: str, value: Any) -> Recipe:
         return recipe.replace(**{axis: value})
     except RecipeError as error:
         raise RecipeError(f"sweep.{axis}", error.reason) from None
+
+
+def _search_replace(recipe: Recipe, search: str, value: str) -> Recipe:
+    if search not in recipe.prompt and search not in recipe.negative_prompt:
+        raise RecipeError("sweep.prompt_sr", f"{search!r} (the first value) is in neither the prompt nor the negative "
+                          "prompt: it is what each value replaces")
+    return recipe.replace(prompt=recipe.prompt.replace(search, value),
+                          negative_prompt=recipe.negative_prompt.replace(search, value))
 
 
 def expand(recipe: Recipe) -> list[Job]:
@@ -59,7 +69,7 @@ def expand(recipe: Recipe) -> list[Job]:
     for values in grid:
         point = base
         for axis, value in zip(axes, values):
-            point = _apply(point, axis, value)
+            point = _apply(point, axis, value, recipe.sweep)
         for offset in range(recipe.variations):
             seed = (point.seed + offset) % 2**32
             single = point.replace(seed=seed)

@@ -34,13 +34,15 @@ from studio.core.metadata import FORMATS
 from studio.core.recipe import MAX_SEED, Recipe
 from studio.core.sweeps import Job, expand
 from studio.ui.batch_plan import BatchInputs, BatchPlan, FolderState, inspect_folder, proposed_folder
-from studio.ui.sweep_fields import AXIS_LABELS, NumberAxis, SamplerAxis, show_invalid
+from studio.ui.sweep_fields import AXIS_LABELS, NumberAxis, PromptAxis, SamplerAxis, show_invalid
 from studio.ui.theme import icon
 
 FORMAT_LABELS = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}
 PREVIEW_NAMES = 3
 AXIS_HINTS = {"lora_weight": "Every LoRA of the recipe takes each weight in turn",
-              "clip_skip": "1 uses the text encoder's last layer, 2 the one before it (AUTOMATIC1111's numbering)"}
+              "clip_skip": "1 uses the text encoder's last layer, 2 the one before it (AUTOMATIC1111's numbering)",
+              "prompt_sr": "Search and replace: the first phrase is found in the prompt (or negative prompt) and "
+                           "each phrase replaces it in turn, the first included"}
 INVALID_STYLE = '*[invalid="true"] { border: 1px solid #e5534b; }'
 
 
@@ -121,7 +123,7 @@ class BatchDialog(QDialog):
         return pictures
 
     def _build_sweeps(self, base: Recipe) -> QGroupBox:
-        self.axes: dict[str, NumberAxis | SamplerAxis] = {}
+        self.axes: dict[str, NumberAxis | SamplerAxis | PromptAxis] = {}
         sweeps = QGroupBox("Sweep (every combination is made)")
         grid = QGridLayout(sweeps)
         for row, axis in enumerate(("guidance", "steps", "strength", "controlnet_scale", "lora_weight", "clip_skip", "seed")):
@@ -133,10 +135,13 @@ class BatchDialog(QDialog):
         self.axes["sampler"].add_to(grid, len(self.axes) - 1)
         self.axes["sampler"].set_values([base.sampler])
         self.axes["sampler"].enabled.setChecked(False)
+        self.axes["prompt_sr"] = PromptAxis()
+        self.axes["prompt_sr"].add_to(grid, len(self.axes) - 1)
         grid.setColumnStretch(2, 1)
         for axis, reason in (("controlnet_scale", "" if base.controlnets else "The recipe has no ControlNet"),
                              ("lora_weight", "" if base.loras else "The recipe has no LoRA"),
-                             ("clip_skip", "The upscaler has no clip skip" if base.task == "upscale" else "")):
+                             ("clip_skip", "The upscaler has no clip skip" if base.task == "upscale" else ""),
+                             ("prompt_sr", "")):
             self.axes[axis].enabled.setEnabled(not reason)
             self.axes[axis].enabled.setToolTip(reason or AXIS_HINTS.get(axis, ""))
         self.summary = QLabel()

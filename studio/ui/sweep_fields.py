@@ -3,6 +3,7 @@ and the sampler axis (the samplers to compare, ticked in a list)."""
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from typing import Any
@@ -31,7 +32,7 @@ NUMBER_AXES = {"seed": int, "guidance": float, "steps": int, "strength": float, 
                "lora_weight": float, "clip_skip": int}
 AXIS_LABELS = {"seed": "Seeds", "guidance": "Guidance", "steps": "Steps", "strength": "Strength",
                "sampler": "Sampler", "controlnet_scale": "ControlNet scale", "lora_weight": "LoRA weight",
-               "clip_skip": "Clip skip"}
+               "clip_skip": "Clip skip", "prompt_sr": "Prompt S/R"}
 AXIS_RANGES = {"seed": (0, MAX_SEED, 0, 1), "guidance": (0.0, 100.0, 2, 0.5), "steps": (1, 1000, 0, 1),
                "strength": (0.0, 1.0, 2, 0.05), "controlnet_scale": (0.0, 5.0, 2, 0.05),
                "lora_weight": (-MAX_LORA_WEIGHT, MAX_LORA_WEIGHT, 2, 0.05),
@@ -155,6 +156,54 @@ class NumberAxis(QWidget):
     def mark_invalid(self, invalid: bool) -> None:
         for widget in (self.values, self.start, self.stop, self.step):
             show_invalid(widget, invalid)
+
+
+def parse_phrases(text: str) -> list[str]:
+    """'cat, dog, "red, fox"' → the phrases (CSV, as AUTOMATIC1111's X/Y plot reads them)."""
+    phrases = [phrase.strip() for phrase in next(csv.reader([text], skipinitialspace=True), [])]
+    phrases = [phrase for phrase in phrases if phrase]
+    if not phrases:
+        raise RecipeError("sweep.prompt_sr", "give the phrase to search for, then its replacements, separated by commas")
+    return phrases
+
+
+def format_phrases(values: list) -> str:
+    return ", ".join(f'"{v}"' if "," in v or '"' in v else v for v in (str(v).replace('"', '""') for v in values))
+
+
+class PromptAxis(QWidget):
+    """AUTOMATIC1111's Prompt S/R: the first phrase is searched for in the prompts; each replaces it in turn."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.axis = "prompt_sr"
+        self.enabled = QCheckBox(AXIS_LABELS["prompt_sr"])
+        self.values = QLineEdit()
+        self.values.setPlaceholderText("e.g. cat, dog, red fox: the first is found in the prompt, each replaces it")
+        self.values.setEnabled(False)
+        self.enabled.toggled.connect(lambda on: self.values.setEnabled(on and self.enabled.isEnabled()))
+        self.enabled.toggled.connect(self.changed)
+        self.values.textChanged.connect(self.changed)
+
+    def add_to(self, grid: QGridLayout, row: int) -> None:
+        grid.addWidget(self.enabled, row, 0)
+        grid.addWidget(self.values, row, 1, 1, 2)
+
+    @property
+    def active(self) -> bool:
+        return self.enabled.isEnabled() and self.enabled.isChecked()
+
+    def sweep_values(self) -> list[str]:
+        return parse_phrases(self.values.text())
+
+    def set_values(self, values: list | None) -> None:
+        self.enabled.setChecked(bool(values))
+        self.values.setText(format_phrases(values or []))
+
+    def mark_invalid(self, invalid: bool) -> None:
+        show_invalid(self.values, invalid)
 
 
 class SamplerAxis(QWidget):

@@ -41,6 +41,16 @@ def test_lora_weight_sweeps_every_lora_and_clip_skip_its_own_field():
     assert [lora.path for lora in jobs[0].recipe.loras] == ["ink.safetensors", "rain.safetensors"]
 
 
+def test_prompt_sr_replaces_the_first_phrase_in_both_prompts_as_a1111_does():
+    recipe = parse_recipe({**BASE, "prompt": "a cat on a mat, cat eyes", "negative_prompt": "ugly cat",
+                           "sweep": {"prompt_sr": ["cat", "red fox"], "steps": [10, 20]}})
+    jobs = expand(recipe)
+    assert [(j.recipe.steps, j.recipe.prompt, j.recipe.negative_prompt) for j in jobs] == [
+        (10, "a cat on a mat, cat eyes", "ugly cat"), (10, "a red fox on a mat, red fox eyes", "ugly red fox"),
+        (20, "a cat on a mat, cat eyes", "ugly cat"), (20, "a red fox on a mat, red fox eyes", "ugly red fox")]
+    assert jobs[1].swept == {"steps": 10, "prompt_sr": "red fox", "seed": 100}
+
+
 @pytest.mark.parametrize(
     "sweep, field, words",
     [
@@ -50,6 +60,8 @@ def test_lora_weight_sweeps_every_lora_and_clip_skip_its_own_field():
         ({"sampler": ["euler", "Bad Name"]}, "sweep.sampler", "lower_snake_case"),
         ({"controlnet_scale": [1.0]}, "sweep.controlnet_scale", "no ControlNet"),
         ({"lora_weight": [1.0]}, "sweep.lora_weight", "no LoRA to weigh"),
+        ({"prompt_sr": ["dog", "cat"]}, "sweep.prompt_sr", "'dog' (the first value) is in neither"),
+        ({"prompt_sr": ["cat", 3]}, "sweep.prompt_sr", "list of words or phrases"),
         ({"clip_skip": [13]}, "sweep.clip_skip", "between 1 and 12"),
     ],
 )

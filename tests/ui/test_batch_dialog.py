@@ -196,6 +196,22 @@ def test_lora_weight_is_offered_only_with_a_lora_and_clip_skip_not_for_the_upsca
     assert not make_dialog(base.replace(task="upscale")).axes["clip_skip"].enabled.isEnabled()
 
 
+def test_prompt_search_and_replace_reads_phrases_as_a1111_does(make_dialog, base):
+    dialog = make_dialog(base.replace(prompt="a bird on a branch"))
+    axis = dialog.axes["prompt_sr"]
+    assert not axis.values.isEnabled() and "each phrase replaces it" in axis.enabled.toolTip()
+    axis.enabled.setChecked(True)
+    axis.values.setText('bird, "owl, at night", crow')
+    plan = dialog.plan()
+    assert plan.recipe.sweep == {"prompt_sr": ["bird", "owl, at night", "crow"]}
+    assert [job.recipe.prompt for job in expand(plan.recipe)] == [
+        "a bird on a branch", "a owl, at night on a branch", "a crow on a branch"]
+    axis.values.setText("fish, cat")
+    assert problem(dialog) == "Prompt S/R: 'fish' (the first value) is in neither the prompt nor the negative prompt: it is what each value replaces"
+    axis.set_values(["bird", "owl, at night"])
+    assert axis.values.text() == 'bird, "owl, at night"' and axis.sweep_values() == ["bird", "owl, at night"]
+
+
 # What the folder holds
 
 def test_a_folder_holding_this_batch_offers_resume(make_dialog, base, tmp_path):
