@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif);;All files (*)"
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors);;Pickle checkpoints (*.ckpt *.pt);;All files (*)"
@@ -44,6 +44,12 @@ def ask_export_path(parent: QWidget, folder: str | None, name: str) -> Path | No
         return None
     path = Path(path)
     return path if path.suffix.lower() == ".png" else path.with_suffix(path.suffix + ".png")
+
+
+def ask_style_name(parent: QWidget, proposed: str) -> str | None:
+    """The name to save the prompts under as a style, or None."""
+    name, ok = QInputDialog.getText(parent, "Save prompts as a style", "Style name:", text=proposed)
+    return name.strip() if ok and name.strip() else None
 
 
 def saved_time(saved_at: float, now: float | None = None) -> str:

@@ -191,6 +191,9 @@ class MainWindow(QMainWindow):
         self.models.loading.connect(self.jobs.model_loading)
         self.models.loading.connect(self._model_loading)
         self.recipe_panel.changed.connect(self._schedule_save)
+        style = self.recipe_panel.style
+        style.saved.connect(lambda name: self.show_message(f"Style {name} saved in {style.file}.", INFO))
+        style.failed.connect(lambda text: self.show_message(text, ERROR))
         self.recipe_panel.changed.connect(self._document_changed)
         self.jobs.started.connect(self._job_started)
         self.jobs.results_ready.connect(self._results_ready)
@@ -333,7 +336,7 @@ class MainWindow(QMainWindow):
         found = parse_parameters(text, self.recipe_panel.sampler_names())
         if found is None:
             return False
-        self.recipe_panel.restore(found.values)
+        self.recipe_panel.restore({**found.values, "style": ""})  # the text's prompts hold their style already
         notes = list(found.notes)
         if found.model_name:
             path = self.models.find_by_name(found.model_name)

@@ -34,6 +34,7 @@ from studio.ui.fields import SeedField, SliderField
 from studio.ui.lora_panel import LoraPanel
 from studio.ui.model_panel import describe
 from studio.ui.plugin_params import ParameterForm
+from studio.ui.style_picker import StylePicker
 from studio.ui.upscale_panel import UpscaleOptions
 
 TASK_LABELS = {"inpaint": "Inpaint", "sdedit": "Image to image (SDEdit)", "controlnet": "ControlNet", "upscale": "Upscale"}
@@ -158,6 +159,7 @@ class RecipePanel(QWidget):
         self.prompt = _prompt_box(PROMPT_HINTS["inpaint"], 4)
         self.prompt.setToolTip(PROMPT_SYNTAX)
         self.negative_prompt = _prompt_box("What to avoid (negative prompt)", 2)
+        self.style = StylePicker()
         self.sampler = _combo(sampler_choices())
         self.guidance_type = _combo(guidance_choices())
         self.sampler_params = ParameterForm()
@@ -209,6 +211,7 @@ class RecipePanel(QWidget):
         layout.addWidget(self.starter_note)
         layout.addWidget(self.prompt)
         layout.addWidget(self.negative_prompt)
+        layout.addWidget(self.style)
         layout.addWidget(self.upscale)
 
         sampling = QGroupBox("Sampling")
@@ -263,6 +266,7 @@ class RecipePanel(QWidget):
             self.mask_grow.valueChanged, self.mask_feather.valueChanged, self.inpaint_area.currentIndexChanged,
             self.mask_padding.valueChanged, self.masked_content.currentIndexChanged, self.controls.changed,
             self.upscale.changed, self.sampler_params.changed, self.guidance_params.changed, self.loras.changed,
+            self.style.changed,
         ):
             signal.connect(self.changed)
         self.sampler.currentIndexChanged.connect(self._show_sampler_params)
@@ -270,6 +274,8 @@ class RecipePanel(QWidget):
         self.changed.connect(self._sync_enabled)
         self.task.currentIndexChanged.connect(self._show_task)
         self.upscale.changed.connect(self._show_starter_note)
+        self.style.save_button.clicked.connect(
+            lambda: self.style.ask_save(self.prompt.toPlainText(), self.negative_prompt.toPlainText()))
 
     def _enable_tasks(self, enabled: list[str]) -> None:
         model = self.task.model()
@@ -443,6 +449,7 @@ class RecipePanel(QWidget):
             values["clip_skip"] = self.clip_skip.value()
         if self.starter_in_use:
             return strip_lora_tags(values)  # a starter model reads no prompt
+        values = self.style.apply(values)  # a style may hold LoRA tags and embedding names too
         values = apply_embedding_words(values, files_by_name(self._recipe_embeddings + self._embedding_paths))
         if not self.uses_loras:
             return strip_lora_tags(values)
@@ -476,6 +483,7 @@ class RecipePanel(QWidget):
             "controlnet": self.controls.state(),
             "upscale": self.upscale.state(),
             "loras": self.loras.state(),
+            "style": self.style.current_name,
         }
         return values
 
@@ -507,6 +515,7 @@ class RecipePanel(QWidget):
             "controlnet": self.controls.restore,
             "upscale": self.upscale.restore,
             "loras": self.loras.restore,  # checks each entry before Qt sees it (lora_panel.checked_loras)
+            "style": self.style.choose,  # "" for none: a recipe's prompts hold their style already
         }
         # the plugins' values after the plugins themselves (choosing one resets its fields)
         for name, value in sorted(state.items(), key=lambda item: item[0].endswith("_params")):
@@ -524,7 +533,7 @@ class RecipePanel(QWidget):
             "task", "prompt", "negative_prompt", "steps", "guidance", "strength", "seed", "sampler", "variations",
             "mask_grow", "mask_feather", "inpaint_area", "mask_padding", "masked_content",
         )}
-        state.update(seed_locked=True, custom_size=recipe.width is not None)
+        state.update(seed_locked=True, custom_size=recipe.width is not None, style="")
         if recipe.width is not None:
             state["size"] = [recipe.width, recipe.height]
         legacy = recipe.extras.get("guidance_type")  # recipes written before guidance_type was a field
