@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QToolBar
 
 from studio.core.brush import bigger, smaller
 from studio.ui.expand_canvas import ask_expand_canvas
+from studio.ui.recent_menu import RecentMenu
 from studio.ui.plugin_manager import open_plugin_manager, show_recipe_notices
 from studio.ui.theme import icon
 
@@ -104,6 +105,9 @@ class Commands:
             menu = self.window.menuBar().addMenu(title)
             for action in actions:
                 menu.addSeparator() if action is SEPARATOR else menu.addAction(action)
+                if action is self.open:
+                    self.recent = RecentMenu(self.window.settings, self.window.open_picture, menu)
+                    menu.addMenu(self.recent)
 
     def install_toolbars(self, options) -> None:
         """A toolbox down the left, as in Krita and Photoshop, and the brush's options bar along the top."""
