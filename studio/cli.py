@@ -84,9 +84,11 @@ def _with_prompt_models(recipe, folders: list[Path], beside: Path):
 
 def _check_same_inputs(expected: dict, actual: dict) -> None:
     """Reproducing from a PNG: the inputs on disk must still be the ones the picture was made from."""
-    for name in [name for name in expected if name in ("image", "mask", "model") or name.startswith("lora")]:
+    numbered = {"lora": "LoRA", "embedding": "embedding"}  # loraN, embeddingN: the N-th file of its list
+    for name in [name for name in expected if name in ("image", "mask", "model") or name.startswith(tuple(numbered))]:
         if actual.get(name) != expected[name]:
-            what = f"LoRA {int(name.removeprefix('lora')) + 1}" if name.startswith("lora") else name
+            kind = next((kind for kind in numbered if name.startswith(kind)), None)
+            what = f"{numbered[kind]} {int(name.removeprefix(kind)) + 1}" if kind else name
             raise StudioError(f"the {what} on disk is not the one this picture was made from (its hash differs)")
 
 

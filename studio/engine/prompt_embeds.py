@@ -110,7 +110,7 @@ def token_chunks(tokenizer, text: str, vectors: dict[str, torch.Tensor] | None =
         piece_text, weight = piece
         for part, name in _split_names(piece_text, pattern):
             if name is not None:
-                _add_embedding(chunks, vectors[name], weight, _tokens(tokenizer, name)[:1] or [comma or 0])
+                _add_embedding(chunks, vectors[name], weight, _tokens(tokenizer, name)[0])
                 continue
             for token in _tokens(tokenizer, part):
                 if len(chunks[-1].tokens) == CHUNK:
@@ -133,16 +133,17 @@ def _split_names(text: str, pattern) -> list[tuple[str, str | None]]:
     return [(part, name) for part, name in parts if part]
 
 
-def _add_embedding(chunks: list[Chunk], vectors: torch.Tensor, weight: float, placeholder: list[int]) -> None:
-    """An embedding's vectors take one slot each (a placeholder id, replaced while encoding), in a single chunk:
-    one that would not fit where the chunk is starts a new chunk, as in A1111."""
+def _add_embedding(chunks: list[Chunk], vectors: torch.Tensor, weight: float, placeholder: int) -> None:
+    """An embedding's vectors take one slot each, in a single chunk: one that would not fit where the chunk is
+    starts a new chunk, as in A1111. The slot's id (the name's first token, never the end token, which pools
+    SDXL's prompt) is replaced by the vector while encoding."""
     count = min(len(vectors), CHUNK)
     if len(chunks[-1].tokens) + count > CHUNK:
         chunks.append(Chunk())
     chunk = chunks[-1]
     for row in range(count):
         chunk.vectors[len(chunk.tokens)] = vectors[row]
-        chunk.tokens.append(placeholder[0])
+        chunk.tokens.append(placeholder)
         chunk.weights.append(weight)
 
 

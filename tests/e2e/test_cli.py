@@ -134,6 +134,9 @@ def test_embeddings_named_in_the_prompts_are_found_recorded_and_reproduced(recip
     assert main(["run", str(exported), "--out", str(tmp_path / "again"), "--quiet"]) == 0
     [again] = (tmp_path / "again").glob("inpaint-*.png")
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(exported)))
+    save_a1111_embedding(tmp_path / "more" / "BadHands.safetensors", 2, seed=5)  # retrained since
+    assert main(["run", str(exported), "--out", str(tmp_path / "third")]) == 2
+    assert "the embedding 1 on disk is not the one this picture was made from" in capsys.readouterr().err
     assert main(["models", str(tmp_path / "more")]) == 0
     assert "BadHands.safetensors\tembedding\tsingle_file" in capsys.readouterr().out
 
