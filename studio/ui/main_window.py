@@ -344,8 +344,8 @@ class MainWindow(QMainWindow):
                 self.models.choose(path)
             else:
                 notes.append(f"its model {found.model_name} is not among your models")
-        read = [f"{name} {found.values[key]:g}" for key, name in (("steps", "steps"), ("guidance", "CFG"),
-                                                                 ("seed", "seed")) if key in found.values]
+        read = [f"{name} {found.values[key]:g}" if isinstance(found.values[key], float) else f"{name} {found.values[key]}"
+                for key, name in (("steps", "steps"), ("guidance", "CFG"), ("seed", "seed")) if key in found.values]
         summary = f"Settings read from {source} AUTOMATIC1111 parameters (prompt, {', '.join(read)})."
         self.show_message(" ".join([summary, *(note[0].upper() + note[1:] + "." for note in notes)]),
                           WARNING if notes else INFO)

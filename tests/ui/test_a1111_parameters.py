@@ -9,7 +9,7 @@ from PySide6.QtGui import QGuiApplication
 
 TEXT = """a lighthouse at dusk <lora:ink:0.7>
 Negative prompt: blurry
-Steps: 28, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234, Size: 64x64, \
+Steps: 28, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234567890, Size: 64x64, \
 Model hash: 6ce0161689, Model: tiny-sd15, Denoising strength: 0.45, Clip skip: 2, Hires upscale: 2"""
 
 
@@ -30,7 +30,7 @@ def a1111_jpeg(path, text=TEXT):
 def check_filled(panel):
     assert panel.prompt.toPlainText() == "a lighthouse at dusk <lora:ink:0.7>"
     assert panel.negative_prompt.toPlainText() == "blurry"
-    assert (panel.steps.value(), panel.guidance.value(), panel.seed.seed, panel.seed.locked) == (28, 6.5, 1234, True)
+    assert (panel.steps.value(), panel.guidance.value(), panel.seed.seed, panel.seed.locked) == (28, 6.5, 1234567890, True)
     assert panel.sampler.currentData() == "dpmpp_2m_karras" and panel.clip_skip.value() == 2
     assert panel.strength.value() == 0.45
 
@@ -48,7 +48,7 @@ def test_opening_an_a1111_picture_fills_the_panels_and_picks_its_model(make_wind
         check_filled(window.recipe_panel)
         assert window.models.current == str(fake_model)
         message = window.message_bar.text
-        assert f"Settings read from {picture.name}'s AUTOMATIC1111 parameters (prompt, steps 28, CFG 6.5, seed 1234)" in message
+        assert f"Settings read from {picture.name}'s AUTOMATIC1111 parameters (prompt, steps 28, CFG 6.5, seed 1234567890)" in message
         assert "Hires fix not carried over" in message
 
 
