@@ -30,7 +30,7 @@ class ModelStore:
         key = (str(resolved), stat.st_mtime_ns if stat else None, self.allow_pickle)
         with self._lock:
             if self._key != key:
-                self._loaded = None
+                self._loaded, self._key = None, None  # a load that fails leaves no model behind, not a stale key
                 self._controlnets.clear()
                 release_compiled()  # engine/speed.py: the old model's compiled graphs and CUDA-graph memory
                 if self.device.type == "cuda":
