@@ -96,6 +96,7 @@ class Recipe:
     mask_padding: int = 32
     masked_content: str = "original"
     noise_level: int = 20  # upscale: noise added to the low-resolution picture
+    upscale_factor: float | None = None  # upscale with an SD checkpoint: how much larger (None: 2); ×4 models: 4
     tile_size: int = 128  # upscale: latent tile side (pictures smaller than a tile are not tiled)
     tile_overlap: int = 32
     controlnets: tuple[ControlUnit, ...] = ()
@@ -113,6 +114,8 @@ class Recipe:
         data["batch_seeds"] = list(self.batch_seeds) if self.batch_seeds else None
         if self.clip_skip == 1:
             del data["clip_skip"]  # recipes without clip skip read and compare as before it existed
+        if self.upscale_factor is None:
+            del data["upscale_factor"]
         for name in ("extras", "sampler_params", "guidance_params", "controlnets", "loras", "embeddings", "sweep",
                      "batch_seeds"):
             if not data[name]:
@@ -357,6 +360,7 @@ _CHECKS = {
     "mask_padding": lambda n, v: _integer(n, v, 0, 4096),
     "masked_content": lambda n, v: _choice(n, v, MASKED_CONTENTS),
     "noise_level": lambda n, v: _integer(n, v, 0, 350),
+    "upscale_factor": lambda n, v: _optional(_number, n, v, 1.0, 8.0),
     "tile_size": lambda n, v: _integer(n, v, 16, 4096),
     "tile_overlap": lambda n, v: _integer(n, v, 0, 2048),
     "version": _version,
@@ -389,10 +393,6 @@ def parse_recipe(data: Any) -> Recipe:
 def _check_task_inputs(recipe: Recipe) -> None:
     if recipe.task in ("inpaint", "sdedit", "upscale") and recipe.image is None:
         raise RecipeError("image", f"is required for task '{recipe.task}'")
-    if recipe.loras and recipe.task == "upscale":
-        raise RecipeError("loras", "LoRAs adapt Stable Diffusion 1.x, 2.x and SDXL models; the ×4 upscaler cannot use them")
-    if recipe.clip_skip > 1 and recipe.task == "upscale":
-        raise RecipeError("clip_skip", "the ×4 upscaler has no clip skip: use 1 for task 'upscale'")
     if recipe.task == "controlnet" and not recipe.controlnets:
         raise RecipeError("controlnets", "task 'controlnet' needs at least one ControlNet unit")
     if recipe.task == "controlnet" and recipe.image is None and any(u.image is None for u in recipe.controlnets):

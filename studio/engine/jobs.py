@@ -23,6 +23,7 @@ from studio.engine.embeddings import embedding_hashes
 from studio.engine.loras import apply_loras, lora_hashes
 from studio.engine.memory import is_host_out_of_memory, is_out_of_memory
 from studio.engine.model_store import ModelStore
+from studio.engine.sd_upscale import sd_upscale
 from studio.engine.sdedit import sdedit
 from studio.engine.starter_tasks import STARTER_RUNNERS
 from studio.engine.task import TaskCall
@@ -34,6 +35,7 @@ from studio.plugins import plugin_provenance
 
 TASK_RUNNERS = {"inpaint": inpaint, "sdedit": sdedit, "upscale": upscale, "controlnet": control_generate}
 TASK_MODEL_KINDS = {"inpaint": "pipeline", "sdedit": "pipeline", "upscale": "upscaler", "controlnet": "pipeline"}
+OTHER_MODEL_RUNNERS = {("upscale", "pipeline"): sd_upscale}  # a task another kind of model does its own way
 KIND_NAMES = {"pipeline": "a Stable Diffusion base model", "upscaler": "an upscaler model", "controlnet": "a ControlNet"}
 STARTER_NAMES = {"starter": "the starter photo model (inpaint and SDEdit)", "starter_sr": "the starter upscaler"}
 
@@ -121,9 +123,23 @@ def _run_with_memory_retry(store: ModelStore, job):
                 raise OutOfMemory() from None
 
 
+def _fits(recipe: Recipe, model) -> bool:
+    """Whether the model can do the task: the task's own kind, or another kind that does it its own way."""
+    if model.info.kind == TASK_MODEL_KINDS[recipe.task]:
+        return True
+    return (recipe.task, model.info.kind) in OTHER_MODEL_RUNNERS and not model.info.starter
+
+
 def _runner(recipe: Recipe, model):
-    """The task function for this model: Stable Diffusion's, or the starter models' own."""
+    """The task function for this model: Stable Diffusion's, the ×4 upscaler's, or the starter models' own."""
+    if model.info.kind != TASK_MODEL_KINDS[recipe.task]:  # _fits: a kind with its own way
+        return OTHER_MODEL_RUNNERS[recipe.task, model.info.kind]
+    if recipe.task == "upscale" and (recipe.upscale_factor or 4.0) != 4.0:
+        raise StudioError(f"{model.info.name} upscales ×4 only; other factors need a Stable Diffusion checkpoint "
+                          "as the upscale model")
     if not model.info.starter:
+        if recipe.task == "upscale":
+            _check_x4_upscaler(recipe, model)
         return TASK_RUNNERS[recipe.task]
     if recipe.task not in STARTER_RUNNERS:
         raise StudioError(f"the starter model {model.info.name} does inpainting, SDEdit and upscaling only: "
@@ -142,6 +158,16 @@ def _runner(recipe: Recipe, model):
     return STARTER_RUNNERS[recipe.task]
 
 
+def _check_x4_upscaler(recipe: Recipe, model) -> None:
+    """The ×4 upscaler's text encoder reads prompts (and embeddings), but it is no SD 1.x/2.x/SDXL model."""
+    if recipe.loras:
+        raise StudioError(f"LoRAs adapt Stable Diffusion 1.x, 2.x and SDXL models; the ×4 upscaler {model.info.name} "
+                          "cannot use them (a Stable Diffusion checkpoint as the upscale model can)")
+    if recipe.clip_skip > 1:
+        raise StudioError(f"the ×4 upscaler {model.info.name} has no clip skip: use 1 (or a Stable Diffusion "
+                          "checkpoint as the upscale model)")
+
+
 def run_recipe(
     recipe: Recipe,
     store: ModelStore,
@@ -156,8 +182,10 @@ def run_recipe(
     check_recipe_plugins(recipe)  # an unknown or broken sampler or guidance fails before any loading
     inputs = inputs or load_inputs(recipe)
     model = store.get(recipe.model)
-    if model.info.kind != TASK_MODEL_KINDS[recipe.task]:
+    if not _fits(recipe, model):
         wanted = KIND_NAMES[TASK_MODEL_KINDS[recipe.task]]
+        if recipe.task == "upscale":
+            wanted += " or a Stable Diffusion checkpoint"
         found = STARTER_NAMES.get(model.family) or KIND_NAMES.get(model.info.kind, model.info.kind)
         raise StudioError(f"task '{recipe.task}' needs {wanted}, but {model.info.name} is {found}")
     runner = _runner(recipe, model)

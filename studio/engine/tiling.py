@@ -41,6 +41,13 @@ class TiledUNet(torch.nn.Module):
         self.tile, self.overlap, self.on_tile = tile, overlap, on_tile
         self.largest_input: tuple[int, int] = (0, 0)  # the largest spatial size the UNet was given
 
+    def __getattr__(self, name: str):
+        """Everything else a pipeline asks of a UNet (add_embedding, attn processors…) is the wrapped UNet's."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["unet"], name)
+
     @property
     def config(self):
         return self.unet.config

@@ -33,14 +33,6 @@ def test_bad_clip_skip_values_name_the_field(value, words):
     assert "\n" not in str(error.value)
 
 
-def test_the_upscaler_refuses_clip_skip():
-    upscale = {"task": "upscale", "model": "x4", "image": "a.png"}
-    assert parse_recipe({**upscale, "clip_skip": 1}).clip_skip == 1
-    with pytest.raises(RecipeError, match="the ×4 upscaler has no clip skip") as error:
-        parse_recipe({**upscale, "clip_skip": 2})
-    assert error.value.field == "clip_skip"
-
-
 def test_metadata_round_trips_clip_skip_and_writes_it_as_automatic1111(tmp_path):
     recipe = parse_recipe({**MINIMAL, "model": "/m/anime.safetensors", "clip_skip": 2, "seed": 3})
     meta = ResultMetadata(recipe, {"model": "0123456789abcdef"}, {"sampler_label": "Euler a"})

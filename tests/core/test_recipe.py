@@ -160,7 +160,11 @@ def test_bad_loras_are_named_in_one_line(loras, field, words):
     assert "\n" not in str(caught.value)
 
 
-def test_the_upscaler_takes_no_loras():
-    with pytest.raises(RecipeError, match="'loras': LoRAs adapt Stable Diffusion .* the ×4 upscaler cannot use them"):
-        parse_recipe({"task": "upscale", "model": "x4", "image": "a.png", "loras": [{"path": "a.safetensors"}]})
-    assert parse_recipe({"task": "upscale", "model": "x4", "image": "a.png", "loras": []}).loras == ()
+def test_upscale_recipes_may_carry_loras_and_a_factor_for_a_stable_diffusion_upscale_model():
+    """Whether the model takes them is known once it loads (the ×4 upscaler refuses them: tests/engine)."""
+    recipe = parse_recipe({"task": "upscale", "model": "dream.safetensors", "image": "a.png", "upscale_factor": 1.5,
+                           "loras": [{"path": "a.safetensors"}], "clip_skip": 2})
+    assert recipe.upscale_factor == 1.5 and recipe.loras[0].name == "a" and recipe.clip_skip == 2
+    assert "upscale_factor" not in parse_recipe({"task": "upscale", "model": "x4", "image": "a.png"}).to_dict()
+    with pytest.raises(RecipeError, match="upscale_factor"):
+        parse_recipe({"task": "upscale", "model": "x4", "image": "a.png", "upscale_factor": 9})

@@ -110,7 +110,7 @@ def test_tasks_the_starter_models_cannot_do_are_refused_by_name(tiny_model, stor
         run_recipe(recipe_for(photo, inputs, task="controlnet", mask=None, controlnets=(unit,)), store)
     with pytest.raises(StudioError, match="cannot use them"):
         run_recipe(recipe_for(photo, inputs, controlnets=(unit,)), store)
-    with pytest.raises(StudioError, match="needs an upscaler model, but .* starter photo model"):
+    with pytest.raises(StudioError, match="needs an upscaler model or a Stable Diffusion checkpoint, but .* starter photo model"):
         run_recipe(recipe_for(photo, inputs, task="upscale", mask=None), store)
     with pytest.raises(StudioError, match="needs a Stable Diffusion base model, but .* starter upscaler"):
         run_recipe(recipe_for(tiny_model("starter_sr"), inputs), store)

@@ -101,15 +101,28 @@ def test_cancel_between_steps(tiny_model, store, picture):
         run_recipe(recipe_for(tiny_model("upscaler"), picture, steps=5), store, on_progress=on_progress, cancel=token)
 
 
-def test_an_upscaler_is_refused_for_inpainting_and_a_base_model_for_upscaling(tiny_model, store, picture, tmp_path):
+def test_an_upscaler_is_refused_for_inpainting_and_a_controlnet_for_upscaling(tiny_model, store, picture, tmp_path):
     from tests.fixtures.pictures import write_mask
 
     mask = write_mask(tmp_path / "m.png", 70, 45, (0, 0, 10, 10))
     wrong = parse_recipe({"task": "inpaint", "model": str(tiny_model("upscaler")), "image": str(picture), "mask": str(mask)})
     with pytest.raises(StudioError, match="needs a Stable Diffusion base model, but upscaler is an upscaler model"):
         run_recipe(wrong, store)
-    with pytest.raises(StudioError, match="needs an upscaler model"):
-        run_recipe(recipe_for(tiny_model("sd1"), picture), store)
+    with pytest.raises(StudioError, match="controlnet_sd1.safetensors is a controlnet model, not a Stable Diffusion"):
+        run_recipe(recipe_for(tiny_model("controlnet_sd1"), picture), store)
+
+
+def test_the_x4_upscaler_refuses_loras_clip_skip_and_other_factors(tiny_model, store, picture, tmp_path):
+    from tests.fixtures.tiny_loras import save_diffusers_lora
+
+    model = tiny_model("upscaler")
+    lora = save_diffusers_lora("sd1", tmp_path / "ink.safetensors")
+    for changes, words in (({"loras": [{"path": str(lora)}]}, "LoRAs adapt .* the ×4 upscaler upscaler cannot use them"),
+                           ({"clip_skip": 2}, "the ×4 upscaler upscaler has no clip skip"),
+                           ({"upscale_factor": 2}, "upscaler upscales ×4 only")):
+        with pytest.raises(StudioError, match=words):
+            run_recipe(recipe_for(model, picture, **changes), store)
+    assert run_recipe(recipe_for(model, picture, upscale_factor=4), store)[0].pixels.shape == (180, 280, 3)
 
 
 def stock_upscale(model, picture_path, recipe):

@@ -1,0 +1,48 @@
+"""Upscaling with a Stable Diffusion checkpoint (AUTOMATIC1111's "SD upscale", with MultiDiffusion's blending):
+the picture is enlarged with Lanczos by the recipe's factor, then SDEdit at the recipe's strength redraws its
+detail. The UNet sees overlapping latent tiles of the model's native size, blended at every step (one denoising
+process, no seams), and the VAE works in tiles, so memory depends on the tile, not on the picture.
+
+Any SD 1.x, 2.x or SDXL checkpoint does it, with the job's prompt, sampler, guidance, LoRAs and embeddings; a
+strength around 0.3 keeps the picture and sharpens it, more invents more.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from studio.core.errors import StudioError
+from studio.core.images import max_picture_pixels
+from studio.engine.inpaint import run_pipeline
+from studio.engine.plugin_adapters import build_sampling_pipeline
+from studio.engine.task import TaskCall
+from studio.engine.tiling import TiledUNet
+
+DEFAULT_FACTOR = 2.0
+MULTIPLE = 8  # the VAE's scale
+
+
+def upscaled_size(width: int, height: int, factor: float) -> tuple[int, int]:
+    """The result's size: `factor` × the picture, rounded to the VAE's multiple of 8."""
+    return (max(MULTIPLE, round(width * factor / MULTIPLE) * MULTIPLE),
+            max(MULTIPLE, round(height * factor / MULTIPLE) * MULTIPLE))
+
+
+def sd_upscale(call: TaskCall) -> list[np.ndarray]:
+    recipe, picture = call.recipe, call.picture
+    width, height = upscaled_size(picture.shape[1], picture.shape[0], recipe.upscale_factor or DEFAULT_FACTOR)
+    limit = max_picture_pixels()
+    if limit is not None and width * height > limit:
+        raise StudioError(f"{width} × {height} is larger than Studio handles ({limit:,} pixels): choose a smaller factor")
+    enlarged = np.asarray(Image.fromarray(picture).resize((width, height), Image.Resampling.LANCZOS))
+    if recipe.strength == 0.0:
+        return [enlarged.copy() for _ in call.seeds]
+    if int(recipe.steps * recipe.strength) < 1:
+        raise StudioError(f"strength {recipe.strength:g} of {recipe.steps} steps is less than one step: raise either")
+    pipe = build_sampling_pipeline(call.model, "sdedit", recipe)
+    tile = call.model.native_size // MULTIPLE
+    pipe.unet = TiledUNet(pipe.unet, tile, min(recipe.tile_overlap // MULTIPLE or tile // 4, tile // 2))
+    pipe.vae.enable_tiling()  # decoding a large picture whole would need memory for all of it
+    return run_pipeline(pipe, recipe, call.seeds, call.step_hook(), image=Image.fromarray(enlarged),
+                        strength=recipe.strength)
