@@ -45,6 +45,12 @@ def max_picture_pixels() -> int | None:
     return None if limit is None else 2 * limit
 
 
+def upscaled_size(width: int, height: int, factor: float, multiple: int = 8) -> tuple[int, int]:
+    """A picture's size `factor` times larger, rounded to a multiple of `multiple` (the VAE's 8)."""
+    return (max(multiple, round(width * factor / multiple) * multiple),
+            max(multiple, round(height * factor / multiple) * multiple))
+
+
 def to_rgb_array(image: Image.Image) -> np.ndarray:
     """Any Pillow mode to an HxWx3 uint8 array; 16-bit greys are scaled, not clipped; alpha is dropped."""
     if image.mode in SIXTEEN_BIT_MODES:

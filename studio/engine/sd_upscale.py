@@ -13,25 +13,19 @@ import numpy as np
 from PIL import Image
 
 from studio.core.errors import StudioError
-from studio.core.images import max_picture_pixels
+from studio.core.images import max_picture_pixels, upscaled_size
+from studio.core.recipe import DEFAULT_UPSCALE_FACTOR
 from studio.engine.inpaint import run_pipeline
 from studio.engine.plugin_adapters import build_sampling_pipeline
 from studio.engine.task import TaskCall
 from studio.engine.tiling import TiledUNet
 
-DEFAULT_FACTOR = 2.0
 MULTIPLE = 8  # the VAE's scale
-
-
-def upscaled_size(width: int, height: int, factor: float) -> tuple[int, int]:
-    """The result's size: `factor` × the picture, rounded to the VAE's multiple of 8."""
-    return (max(MULTIPLE, round(width * factor / MULTIPLE) * MULTIPLE),
-            max(MULTIPLE, round(height * factor / MULTIPLE) * MULTIPLE))
 
 
 def sd_upscale(call: TaskCall) -> list[np.ndarray]:
     recipe, picture = call.recipe, call.picture
-    width, height = upscaled_size(picture.shape[1], picture.shape[0], recipe.upscale_factor or DEFAULT_FACTOR)
+    width, height = upscaled_size(picture.shape[1], picture.shape[0], recipe.upscale_factor or DEFAULT_UPSCALE_FACTOR)
     limit = max_picture_pixels()
     if limit is not None and width * height > limit:
         raise StudioError(f"{width} × {height} is larger than Studio handles ({limit:,} pixels): choose a smaller factor")

@@ -46,6 +46,11 @@ AXIS_HINTS = {"lora_weight": "Every LoRA of the recipe takes each weight in turn
 INVALID_STYLE = '*[invalid="true"] { border: 1px solid #e5534b; }'
 
 
+def _x4_upscale(recipe: Recipe) -> bool:
+    """An upscale with the ×4 upscaler (a checkpoint's upscale names its factor)."""
+    return recipe.task == "upscale" and recipe.upscale_factor is None
+
+
 class BatchDialog(QDialog):
     """`base` is the recipe Generate would use; `inputs` the pictures it names, copied into the folder.
     After OK, `plan()` is the batch to run and `remembered()` what to keep for next time."""
@@ -140,7 +145,7 @@ class BatchDialog(QDialog):
         grid.setColumnStretch(2, 1)
         for axis, reason in (("controlnet_scale", "" if base.controlnets else "The recipe has no ControlNet"),
                              ("lora_weight", "" if base.loras else "The recipe has no LoRA"),
-                             ("clip_skip", "The upscaler has no clip skip" if base.task == "upscale" else ""),
+                             ("clip_skip", "The ×4 upscaler has no clip skip" if _x4_upscale(base) else ""),
                              ("prompt_sr", "")):
             self.axes[axis].enabled.setEnabled(not reason)
             self.axes[axis].enabled.setToolTip(reason or AXIS_HINTS.get(axis, ""))

@@ -21,8 +21,8 @@ from studio.ui.session import SessionFolder
 from studio.ui.worker import GenerateRequest
 
 NO_MODEL = "Add a model first: a .safetensors checkpoint or a models folder (Model panel)."
-NO_UPSCALER = ("Choose an upscaler first: add a ×4 upscaler (a diffusers folder such as stable-diffusion-x4-upscaler) "
-               "with Add… in the Upscale panel.")
+NO_UPSCALER = ("Choose an upscaler first: add a Stable Diffusion checkpoint (it upscales too), or a ×4 upscaler "
+               "(a diffusers folder such as stable-diffusion-x4-upscaler) with Add… in the Upscale panel.")
 NO_CONTROLNET = "Add a ControlNet first: the ControlNet task needs at least one (Add ControlNet, then its model)."
 
 

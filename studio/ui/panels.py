@@ -273,7 +273,7 @@ class RecipePanel(QWidget):
         self.guidance_type.currentIndexChanged.connect(self._show_guidance_params)
         self.changed.connect(self._sync_enabled)
         self.task.currentIndexChanged.connect(self._show_task)
-        self.upscale.changed.connect(self._show_starter_note)
+        self.upscale.changed.connect(self._show_task)  # a checkpoint as the upscaler takes more fields
         self.style.save_button.clicked.connect(
             lambda: self.style.ask_save(self.prompt.toPlainText(), self.negative_prompt.toPlainText()))
 
@@ -298,11 +298,11 @@ class RecipePanel(QWidget):
         self.mask_group.setVisible(task in TASKS_USING_MASK)
         self.controls.setVisible(task in TASKS_USING_CONTROLNETS)
         self.controls.set_required(task == "controlnet")
-        self.sampling_form.setRowVisible(self.strength, task in TASKS_USING_STRENGTH)
+        self.sampling_form.setRowVisible(self.strength, self.uses_strength)
         self.sampling_form.setRowVisible(self.sampler_params, bool(self.sampler_params.specs))
         self.sampling_form.setRowVisible(self.guidance_params, bool(self.guidance_params.specs))
         self.sampling_form.setRowVisible(self.size_row, not upscaling)  # its result is 4× the picture
-        self.sampling_form.setRowVisible(self.clip_skip, not upscaling)  # the ×4 upscaler has no clip skip
+        self.sampling_form.setRowVisible(self.clip_skip, not upscaling or self.sd_upscale)  # the ×4 upscaler has none
         optional = task == "sdedit"
         self.mask_group.setTitle("Mask (optional)" if optional else "Mask")
         self.mask_group.setToolTip("Without a painted mask, SDEdit changes the whole picture" if optional else "")
@@ -329,15 +329,24 @@ class RecipePanel(QWidget):
         return task == "controlnet" or (task in TASKS_USING_CONTROLNETS and not self.starter_in_use)
 
     @property
+    def sd_upscale(self) -> bool:
+        """Upscaling with a Stable Diffusion checkpoint (not a ×4 upscaler)."""
+        return self.current_task == "upscale" and self.upscale.uses_checkpoint
+
+    @property
+    def uses_strength(self) -> bool:
+        return self.current_task in TASKS_USING_STRENGTH or self.sd_upscale
+
+    @property
     def uses_loras(self) -> bool:
         """Whether a job takes the LoRAs: the tasks of Stable Diffusion models (not the starter models)."""
-        return self.current_task in TASKS_USING_LORAS and not self.starter_in_use
+        return (self.current_task in TASKS_USING_LORAS or self.sd_upscale) and not self.starter_in_use
 
     @property
     def uses_clip_skip(self) -> bool:
         """Whether a job takes the clip skip: the tasks of Stable Diffusion models (not the upscalers, not the
         starter models)."""
-        return self.current_task != "upscale" and not self.starter_in_use
+        return (self.current_task != "upscale" or self.sd_upscale) and not self.starter_in_use
 
     def _show_starter_note(self) -> None:
         starter = self.starter_in_use
@@ -361,8 +370,10 @@ class RecipePanel(QWidget):
         self._embedding_paths = [str(e.path) for e in entries if e.kind == "embedding" and not e.problem]
         self.controls.set_models(listed("controlnet"))
         self.loras.set_models(listed("lora"))
-        self.upscale.set_models(listed("upscaler"))
-        self._show_starter_note()
+        checkpoints = [(e.name, str(e.path), describe(e)) for e in entries
+                       if e.kind == "pipeline" and not e.problem and not e.starter and not e.inpaint]
+        self.upscale.set_models(listed("upscaler"), checkpoints)
+        self._show_task()
 
     def _select_task(self, task: str) -> None:
         row = self.task.findData(task)
@@ -431,7 +442,7 @@ class RecipePanel(QWidget):
             "width": _multiple_of_8(self.width_field.value()) if custom else None,
             "height": _multiple_of_8(self.height_field.value()) if custom else None,
         }
-        if task in TASKS_USING_STRENGTH:
+        if self.uses_strength:
             values["strength"] = float(self.strength.value())
         values["guidance_type"] = self.guidance_type.currentData()
         values["guidance_params"] = self.guidance_params.changed_values()
@@ -548,12 +559,14 @@ class RecipePanel(QWidget):
                 self.recipe_notes.append(plugin_missing_note(kind, state[key], label))
                 state[key], state[f"{key.partition('_')[0]}_params"] = fallback, {}
         self._recipe_embeddings = [e.path for e in recipe.embeddings if Path(e.path).is_file()]
-        if recipe.task != "upscale":  # the upscaler has no clip skip: the one shown stays
+        sd_upscale = recipe.task == "upscale" and (recipe.upscale_factor is not None or recipe.loras
+                                                   or recipe.clip_skip > 1)  # a checkpoint upscaled it
+        if recipe.task != "upscale" or sd_upscale:  # the ×4 upscaler has no clip skip: the one shown stays
             state["clip_skip"] = recipe.clip_skip
-        if recipe.task in TASKS_USING_LORAS:  # an upscale recipe has none to give: the LoRAs shown stay
+        if recipe.task in TASKS_USING_LORAS or sd_upscale:  # nor LoRAs: the LoRAs shown stay
             state["loras"] = [{"path": lora.path, "weight": lora.weight} for lora in recipe.loras]
         state["upscale"] = {"noise_level": recipe.noise_level, "tile_size": recipe.tile_size,
-                            "tile_overlap": recipe.tile_overlap}
+                            "tile_overlap": recipe.tile_overlap, "upscale_factor": recipe.upscale_factor}
         if recipe.task == "upscale":
             state["upscale"]["model"] = recipe.model
         if recipe.controlnets:

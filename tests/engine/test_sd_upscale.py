@@ -9,7 +9,7 @@ from studio.core.errors import StudioError
 from studio.core.recipe import parse_recipe
 from studio.engine import sd_upscale as sd_upscale_module
 from studio.engine.jobs import inputs_from_arrays, run_recipe
-from studio.engine.sd_upscale import upscaled_size
+from studio.core.images import upscaled_size
 from studio.engine.tiling import TiledUNet
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -194,6 +194,7 @@ def test_lora_weight_is_offered_only_with_a_lora_and_clip_skip_not_for_the_upsca
     assert [(job.recipe.loras[0].weight, job.recipe.clip_skip) for job in expand(plan.recipe)][:3] == [
         (-0.5, 1), (-0.5, 2), (0.0, 1)]
     assert not make_dialog(base.replace(task="upscale")).axes["clip_skip"].enabled.isEnabled()
+    assert make_dialog(base.replace(task="upscale", upscale_factor=2)).axes["clip_skip"].enabled.isEnabled()
 
 
 def test_prompt_search_and_replace_reads_phrases_as_a1111_does(make_dialog, base):

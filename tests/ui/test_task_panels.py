@@ -267,16 +267,38 @@ def test_a_map_made_for_another_picture_is_not_used(qtbot, window_with, tmp_path
 
 # Upscale
 
+def test_a_checkpoint_upscales_by_its_factor_with_strength_loras_and_clip_skip(qtbot, window_with, fake_model):
+    backend = FakeBackend()
+    window = window_with(backend, "upscale")
+    panel = window.recipe_panel
+    assert panel.upscale.current_path == str(fake_model.resolve()) and panel.upscale.uses_checkpoint
+    assert panel.upscale.result_size.text() == "96 × 64 → 192 × 128"
+    panel.upscale.factor.setValue(1.5)
+    assert panel.upscale.result_size.text() == "96 × 64 → 144 × 96"
+    assert not panel.loras.isHidden() and panel.sampling_form.isRowVisible(panel.clip_skip)
+    panel.strength.setValue(0.3)
+    panel.clip_skip.setValue(2)
+    request = generate_and_wait(qtbot, window)
+    recipe = request.recipe
+    assert (recipe.model, recipe.upscale_factor, recipe.strength, recipe.clip_skip) == (
+        str(fake_model.resolve()), 1.5, 0.3, 2)
+    panel.upscale.factor.setValue(3)
+    panel.show_recipe(recipe)
+    assert panel.upscale.factor.value() == 1.5 and panel.clip_skip.value() == 2
+
+
 def test_upscale_makes_a_picture_four_times_larger_and_apply_resizes_with_undo(qtbot, window_with, upscaler_folder, tmp_path):
     backend = FakeBackend()
     backend.tiles = 3
     window = window_with(backend, "upscale")
     panel = window.recipe_panel
-    assert window.generate() is None and "Choose an upscaler first" in window.message_bar.text
+    assert panel.upscale.uses_checkpoint, "with no ×4 upscaler, the base model upscales"
+    assert panel.upscale.form.isRowVisible(panel.upscale.factor) and panel.sampling_form.isRowVisible(panel.strength)
     window.models.add_folder(upscaler_folder)
     assert "1 upscaler" in window.message_bar.text
-    assert panel.upscale.current_path == str(upscaler_folder.resolve())
+    assert panel.upscale.current_path == str(upscaler_folder.resolve()), "a ×4 upscaler comes first"
     assert panel.upscale.result_size.text() == "96 × 64 → 384 × 256"
+    assert not panel.upscale.form.isRowVisible(panel.upscale.factor) and not panel.sampling_form.isRowVisible(panel.strength)
     panel.upscale.noise_level.setValue(50)
     panel.upscale.tile_size.setValue(64)
     panel.upscale.tile_overlap.setValue(16)
