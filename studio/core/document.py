@@ -178,6 +178,12 @@ class Document:
             return None
         return self.replace_region(PICTURE, box, pixels[_slice(box)], "Apply result")
 
+    def fill_region(self, layer: str, box: Box, covered: np.ndarray, erase: bool, label: str) -> Change | None:
+        """Paint the covered pixels of `box` (a rectangle or lasso, core/shapes.py) fully on, or off: one step."""
+        pixels = self.layer(layer)[_slice(box)].copy()
+        pixels[covered] = 0 if erase else 255
+        return self.replace_region(layer, box, pixels, label)
+
     def replace_region(self, layer: str, box: Box, pixels: np.ndarray, label: str) -> Change | None:
         target = self.layer(layer)
         before = target[_slice(box)].copy()

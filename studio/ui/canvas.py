@@ -28,6 +28,7 @@ from studio.core.brush import Brush, MaskStroke
 from studio.core.document import MASK, PICTURE, Change, Document
 from studio.core.masks import Box
 from studio.ui.qimage import premultiplied_overlay, rgb_to_qimage
+from studio.ui.shape_tool import ShapeDrag
 
 OVERLAY_TILE = 256
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
@@ -176,6 +177,8 @@ class CanvasView(QGraphicsView):
         self.paint_layer = MASK  # where strokes go: the mask, or a control map
         self.brush = Brush()
         self.erasing = False
+        self.shape: str | None = None  # "rectangle" or "lasso" instead of the brush (core/shapes.py)
+        self._shape_drag: ShapeDrag | None = None
         self._stroke: MaskStroke | None = None
         self._last_stroke_end: tuple[float, float] | None = None
         self._pan_from: QPointF | None = None
@@ -369,6 +372,9 @@ class CanvasView(QGraphicsView):
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_held):
             self._pan_from = event.position()
             self._update_cursor()
+        elif button == Qt.MouseButton.LeftButton and self.document is not None and self.shape is not None:
+            erase = self.erasing or bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+            self._begin_shape(self.to_scene(event.position()), erase)
         elif button == Qt.MouseButton.LeftButton and self.document is not None:
             self._begin_stroke(self.to_scene(event.position()), event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         event.accept()
@@ -380,6 +386,8 @@ class CanvasView(QGraphicsView):
             self._pan_from = event.position()
         elif self._stroke is not None:
             self._stroke_changed(self._stroke.move_to(point.x(), point.y()))
+        elif self._shape_drag is not None:
+            self._shape_drag.move_to(point)
         self._place_outline(point)
         self.cursor_moved.emit(math.floor(point.x()), math.floor(point.y()))
         event.accept()
@@ -389,6 +397,7 @@ class CanvasView(QGraphicsView):
             self._pan_from = None
             self._update_cursor()
         elif event.button() == Qt.MouseButton.LeftButton:
+            self._end_shape()
             self.end_stroke()
         event.accept()
 
@@ -419,7 +428,7 @@ class CanvasView(QGraphicsView):
         super().focusOutEvent(event)
 
     def enterEvent(self, event) -> None:
-        self.outline_item.setVisible(self.document is not None)
+        self.outline_item.setVisible(self.document is not None and self.shape is None)
         super().enterEvent(event)
 
     def leaveEvent(self, event) -> None:
@@ -441,10 +450,40 @@ class CanvasView(QGraphicsView):
             self._stroke.move_to(*self._last_stroke_end)
         self._stroke_changed(self._stroke.move_to(point.x(), point.y()))
 
+    def set_shape(self, shape: str | None) -> None:
+        """Draw rectangles or lassos instead of brush strokes (None: the brush)."""
+        self.shape = shape
+        self._update_cursor()
+
+    def _begin_shape(self, point: QPointF, erase: bool) -> None:
+        if self.paint_layer != MASK and self._layer_pixels(self.paint_layer) is None:
+            return  # the map to paint on is not made yet (or was undone)
+        if self.previewing:
+            self.show_preview(None)
+        self._shape_drag = ShapeDrag(self.shape, point, erase, self.scene())
+
+    def _end_shape(self) -> None:
+        drag, self._shape_drag = self._shape_drag, None
+        if drag is None or self.document is None:
+            return
+        region = drag.finish(self.document.size)
+        if region is None:
+            return
+        box, covered = region
+        label = f"{'Erase' if drag.erase else 'Fill'} {drag.kind}"
+        change = self.document.fill_region(self.paint_layer, box, covered, drag.erase, label)
+        if change is not None:
+            self._stroke_changed(box)
+            self.edited.emit(change)
+
     def _stroke_changed(self, box: Box | None) -> None:
         (self.overlay_item if self.paint_layer == MASK else self.layer_item).invalidate(box)
 
     def end_stroke(self) -> None:
+        """Finish the brush stroke under way; a shape still being drawn is dropped (its document may be going)."""
+        if self._shape_drag is not None:
+            self._shape_drag.finish((0, 0))
+            self._shape_drag = None
         stroke, self._stroke = self._stroke, None
         if stroke is None or self.document is None:
             return
@@ -457,7 +496,7 @@ class CanvasView(QGraphicsView):
 
     @property
     def stroking(self) -> bool:
-        return self._stroke is not None
+        return self._stroke is not None or self._shape_drag is not None
 
     def _place_outline(self, point: QPointF | None = None) -> None:
         if point is None:
@@ -474,7 +513,8 @@ class CanvasView(QGraphicsView):
         else:
             shape = Qt.CursorShape.CrossCursor
         self.viewport().setCursor(shape)
-        self.outline_item.setVisible(self.document is not None and not self._space_held and self.underMouse())
+        self.outline_item.setVisible(self.document is not None and not self._space_held and self.underMouse()
+                                     and self.shape is None)
 
     # Drag and drop
 

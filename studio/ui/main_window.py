@@ -385,8 +385,15 @@ class MainWindow(QMainWindow):
     # Painting
 
     def set_erasing(self, erasing: bool) -> None:
+        self.canvas.set_shape(None)
         self.canvas.set_erasing(erasing)
         (self.commands.eraser if erasing else self.commands.brush).setChecked(True)
+
+    def set_shape_tool(self, shape: str) -> None:
+        """The rectangle or lasso tool: a drag fills its shape in the mask (Alt-drag takes it out)."""
+        self.canvas.set_erasing(False)
+        self.canvas.set_shape(shape)
+        {"rectangle": self.commands.rectangle, "lasso": self.commands.lasso}[shape].setChecked(True)
 
     def resize_brush(self, step) -> None:
         self._set_brush(self.canvas.brush.resized(step(self.canvas.brush.size)))
