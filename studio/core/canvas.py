@@ -52,6 +52,23 @@ class Margins:
         return max(self.left, self.top, self.right, self.bottom)
 
 
+BLANK_GREY = 127  # a new canvas: neutral, so a strength below 1 leans on no colour
+
+
+def blank_canvas(width: int, height: int, max_pixels: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """A new picture to generate on from nothing (File ▸ New canvas): grey, and all of it masked, so Inpaint at
+    strength 1 paints the whole picture from the prompt."""
+    check_canvas_size(width, height, max_pixels)
+    return np.full((height, width, 3), BLANK_GREY, np.uint8), np.full((height, width), 255, np.uint8)
+
+
+def check_canvas_size(width: int, height: int, max_pixels: int | None) -> None:
+    if width < 8 or height < 8 or width % 8 or height % 8:
+        raise CanvasError(f"a canvas is at least 8 × 8 px, in multiples of 8: got {width} × {height}")
+    if max_pixels is not None and width * height > max_pixels:
+        raise CanvasError(f"{width} × {height} is larger than Studio handles ({max_pixels:,} pixels)")
+
+
 def check_expansion(size: tuple[int, int], margins: Margins, overlap: int, max_pixels: int | None) -> None:
     """Raise CanvasError with one line to show when the expansion cannot be made."""
     for side in ("left", "top", "right", "bottom"):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QToolBar
 
 from studio.core.brush import bigger, smaller
 from studio.ui.expand_canvas import ask_expand_canvas
+from studio.ui.new_canvas import ask_new_canvas
 from studio.ui.recent_menu import RecentMenu
 from studio.ui.plugin_manager import open_plugin_manager, show_recipe_notices
 from studio.ui.theme import icon
@@ -31,6 +32,8 @@ class Commands:
         w = window
         a = self._action
         self.open = a("&Open picture…", w.ask_open_picture, [QKeySequence.StandardKey.Open], icon_name="open")
+        self.new_canvas = a("&New canvas…", lambda: ask_new_canvas(w), [QKeySequence.StandardKey.New],
+                            "A blank picture, all masked, to generate from the prompt alone (Ctrl+N)")
         self.paste = a("&Paste picture", w.paste_picture, [QKeySequence.StandardKey.Paste])
         self.paste_parameters = a("Paste &generation parameters", w.paste_parameters, ["Ctrl+Alt+V"],
                                   "Prompt, seed, steps, sampler… from AUTOMATIC1111's text on the clipboard (Ctrl+Alt+V)")
@@ -97,7 +100,7 @@ class Commands:
 
     def install_menus(self) -> None:
         menus = {
-            "&File": [self.open, self.paste, self.export, SEPARATOR, self.batch_export, self.open_batch, SEPARATOR,
+            "&File": [self.new_canvas, self.open, self.paste, self.export, SEPARATOR, self.batch_export, self.open_batch, SEPARATOR,
                       self.add_checkpoint, self.add_folder, self.rescan, SEPARATOR, self.quit],
             "&Edit": [self.undo, self.redo, SEPARATOR, self.paste_parameters, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask, SEPARATOR,
                       self.expand_canvas, SEPARATOR, self.plugins],

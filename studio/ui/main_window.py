@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 
 from studio.core.autosave import Snapshot
 from studio.core.brush import Brush
-from studio.core.canvas import OVERLAP, CanvasError
+from studio.core.canvas import OVERLAP, CanvasError, blank_canvas
+from studio.core.images import max_picture_pixels
 from studio.core.document import Document, changed_box
 from studio.core.layers import LayeredDocument, control_layer
 from studio.core.a1111_params import parse_parameters
@@ -323,6 +324,18 @@ class MainWindow(QMainWindow):
             self.open_qimage(QImage(data.imageData()))
         else:
             self.show_message("Nothing to paste: copy a picture or a picture file first.", WARNING)
+
+    def new_canvas(self, width: int, height: int) -> bool:
+        """A blank picture, all masked, for Inpaint to paint from the prompt alone; True when it was made."""
+        try:
+            picture, mask = blank_canvas(width, height, max_picture_pixels())
+        except CanvasError as error:
+            self.show_message(str(error), ERROR)
+            return False
+        self.set_document(LayeredDocument(picture, mask=mask))
+        choose_task(self.recipe_panel, "inpaint")
+        self.show_message(f"New {width} × {height} canvas, all masked: describe the picture and Generate.", INFO)
+        return True
 
     def paste_parameters(self) -> None:
         """AUTOMATIC1111's generation parameters from the clipboard (its PNG Info, Civitai's "Copy"), into the panels."""
