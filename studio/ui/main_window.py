@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from studio.core.autosave import Snapshot
 from studio.core.brush import Brush
 from studio.core.canvas import OVERLAP, CanvasError, blank_canvas
+from studio.core.checkpoints import PICKLE_SUFFIXES, SAFE_SUFFIXES
 from studio.core.images import max_picture_pixels
 from studio.core.document import Document, changed_box
 from studio.core.layers import LayeredDocument, control_layer
@@ -174,7 +175,7 @@ class MainWindow(QMainWindow):
         self.canvas.edited.connect(lambda change: self._document_changed())
         self.canvas.zoom_changed.connect(lambda zoom: self.zoom_label.setText(f"{zoom * 100:.0f}%"))
         self.canvas.cursor_moved.connect(self._show_position)
-        self.canvas.files_dropped.connect(lambda paths: self.open_picture(paths[0]))
+        self.canvas.files_dropped.connect(self.open_dropped)
         self.canvas.image_dropped.connect(self.open_qimage)
         self.brush_options.brush_changed.connect(self._brush_from_options)
         self.brush_options.overlay_opacity_changed.connect(self._overlay_opacity_changed)
@@ -324,6 +325,16 @@ class MainWindow(QMainWindow):
             self.open_qimage(QImage(data.imageData()))
         else:
             self.show_message("Nothing to paste: copy a picture or a picture file first.", WARNING)
+
+    def open_dropped(self, paths: list[Path]) -> None:
+        """Dropped files: models (.safetensors, .ckpt…: checkpoints, LoRAs, embeddings, ControlNets) are added to the
+        models; the first picture among them opens."""
+        models = [path for path in paths if Path(path).suffix.lower() in SAFE_SUFFIXES + PICKLE_SUFFIXES]
+        for path in models:
+            self.models.add_checkpoint(path)
+        pictures = [path for path in paths if path not in models]
+        if pictures:
+            self.open_picture(pictures[0])
 
     def new_canvas(self, width: int, height: int) -> bool:
         """A blank picture, all masked, for Inpaint to paint from the prompt alone; True when it was made."""

@@ -118,7 +118,8 @@ class ModelsController(QObject):
             problem = next((entry.problem for entry in self.panel.entries if str(entry.path) in paths and entry.problem), None)
             self.show_message(f"Not usable as a base model: {problem or 'not a Stable Diffusion pipeline'}", ERROR)
         elif not quiet:
-            names = {"pipeline": "model", "controlnet": "ControlNet", "upscaler": "upscaler", "lora": "LoRA"}
+            names = {"pipeline": "model", "controlnet": "ControlNet", "upscaler": "upscaler", "lora": "LoRA",
+                     "embedding": "embedding"}
             found = [f"{n} {names[kind]}{'s' if n != 1 else ''}" for kind, n in counts.items() if n]
             self.show_message(f"Found {', '.join(found)}.", INFO)
         if self.current:

@@ -26,3 +26,18 @@ def test_recent_pictures_open_again_and_survive_a_restart(make_window, tmp_path)
     assert "Open &recent" in [a.text() for a in again.menuBar().actions()[0].menu().actions()]
     again.commands.recent.clear_recent()
     assert texts(again.commands.recent) == [("No pictures yet", False)]
+
+
+def test_dropped_model_files_join_the_models_and_a_dropped_picture_opens(make_window, fake_model, tmp_path):
+    from tests.fixtures.tiny_embeddings import save_a1111_embedding
+
+    window = make_window()
+    embedding = save_a1111_embedding(tmp_path / "drops" / "inkwash.safetensors", width=768)
+    picture = write_picture(tmp_path / "drops" / "photo.png", 64, 64)
+    window.canvas.files_dropped.emit([fake_model, embedding, picture])
+    listed = {entry.path.name: entry.kind for entry in window.model_panel.entries}
+    assert listed == {"tiny-sd15.safetensors": "pipeline", "inkwash.safetensors": "embedding"}
+    assert window.model_panel.current_path == str(fake_model.resolve())
+    assert window.document is not None and window.document.source == picture
+    window.models.add_checkpoint(save_a1111_embedding(tmp_path / "more" / "fog.safetensors", width=768))
+    assert window.message_bar.text == "Found 1 embedding."
