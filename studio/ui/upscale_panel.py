@@ -129,6 +129,7 @@ class UpscaleOptions(QGroupBox):
         checkpoint = self.uses_checkpoint
         self.form.setRowVisible(self.factor, checkpoint)
         self.form.setRowVisible(self.noise_level, not checkpoint and not self._starter)
+        self.form.setRowVisible(self.tile_size, not checkpoint)  # a checkpoint's tiles are its native size
         self._show_result_size()
 
     def _show_result_size(self) -> None:

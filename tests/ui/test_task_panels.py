@@ -294,6 +294,7 @@ def test_upscale_makes_a_picture_four_times_larger_and_apply_resizes_with_undo(q
     panel = window.recipe_panel
     assert panel.upscale.uses_checkpoint, "with no ×4 upscaler, the base model upscales"
     assert panel.upscale.form.isRowVisible(panel.upscale.factor) and panel.sampling_form.isRowVisible(panel.strength)
+    assert not panel.upscale.form.isRowVisible(panel.upscale.tile_size)
     window.models.add_folder(upscaler_folder)
     assert "1 upscaler" in window.message_bar.text
     assert panel.upscale.current_path == str(upscaler_folder.resolve()), "a ×4 upscaler comes first"
