@@ -197,13 +197,15 @@ def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, s
 
 @torch.no_grad()
 def upscale(model: StarterModel, picture: np.ndarray, *, steps: int | None = None, seed: int = 0,
-            eta: float | None = None, tile: int | None = 256, overlap: int = 32, samples: int = 1,
+            eta: float | None = None, tile: int | None = 256, overlap: int = 32, samples: int | None = None,
             callback: Callback | None = None) -> np.ndarray:
     """SR3: sample the high-resolution picture (scale × the input) conditioned on its bicubic upsample. Pictures
     larger than `tile` output pixels are denoised in overlapping tiles blended at every step (memory stays flat).
-    `samples` > 1 averages that many independent samples (the posterior mean: more faithful, less crisp)."""
+    `samples` > 1 averages that many independent samples (the posterior mean: more faithful, less crisp); by
+    default the model's own choice (studio-starter.json's sampling.upscale.samples, else 1)."""
     _require(model, KIND_SR)
-    steps, eta, _ = _defaults(model, "upscale", steps, eta)
+    steps, eta, sampling = _defaults(model, "upscale", steps, eta)
+    samples = int(samples or sampling.get("samples", 1))
     scale = int(model.scale)
     low = to_unit(picture, model.device)
     height, width = picture.shape[0] * scale, picture.shape[1] * scale

@@ -162,3 +162,14 @@ def test_upscale_with_the_ideal_denoiser_recovers_the_high_resolution_picture(sr
     ideal = _ideal(sr_model, residual)
     for eta in (0.0, 1.0):
         assert np.array_equal(si.upscale(ideal, low, steps=5, eta=eta, tile=None), truth)
+
+
+def test_the_models_own_sampling_sets_how_many_samples_an_upscale_averages(sr_model, picture):
+    one = si.upscale(sr_model, picture, steps=3, seed=0, samples=1)
+    averaged = si.upscale(sr_model, picture, steps=3, seed=0, samples=2)
+    sr_model.info.setdefault("sampling", {}).setdefault("upscale", {})["samples"] = 2
+    try:
+        assert np.array_equal(si.upscale(sr_model, picture, steps=3, seed=0), averaged)
+    finally:
+        del sr_model.info["sampling"]["upscale"]["samples"]
+    assert np.array_equal(si.upscale(sr_model, picture, steps=3, seed=0), one)
