@@ -289,8 +289,8 @@ def _strings(value: Any) -> list[str]:
 
 def _describe_checkpoints(found: list) -> str:
     families: dict[str, int] = {}
-    for info in found:
-        what = info.family or info.kind
+    for info in found:  # a LoRA or an embedding for SD 1.x is no SD 1.x checkpoint: its kind goes first
+        what = info.family if info.kind == "pipeline" and info.family else " ".join(filter(None, (info.kind, info.family)))
         families[what] = families.get(what, 0) + 1
     usable = sum(1 for info in found if not info.problem)
     detail = ", ".join(f"{name}: {count}" for name, count in sorted(families.items()))

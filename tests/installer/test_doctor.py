@@ -13,6 +13,7 @@ import pytest
 
 from studio import doctor
 from tests.installer.conftest import report_field as field
+from tests.fixtures.tiny_embeddings import save_a1111_embedding
 
 
 @pytest.fixture(autouse=True)
@@ -50,12 +51,13 @@ def test_model_folders_from_the_settings_are_scanned(own_settings_folder, tiny_m
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(tiny_model("sd1_inpaint"), models / "tiny.safetensors")
+    save_a1111_embedding(models / "embeddings" / "easynegative.safetensors", width=768)
     own_settings_folder.parent.mkdir(parents=True)
     own_settings_folder.write_text(json.dumps({"model_folders": [str(models), str(tmp_path / "unplugged")],
                                                "model_files": [str(tmp_path / "gone.safetensors")]}))
     code, text = diagnose()
     assert code == 0, text
-    assert f"{models}: 1 checkpoint (sd15_inpaint: 1)" in text
+    assert f"{models}: 2 checkpoints (embedding sd15: 1, sd15_inpaint: 1)" in text
     assert f"{tmp_path / 'unplugged'}: not found" in text
     assert "1 no longer on disk" in text
     assert "no usable checkpoint" not in text
