@@ -29,6 +29,7 @@ class Brush:
     opacity: float = 1.0  # 0..1: the most one stroke adds (or removes)
     erase: bool = False
     spacing: float = 0.1  # distance between dabs, as a fraction of the diameter (at least one pixel)
+    color: tuple[int, int, int] | None = None  # on a colour layer: paint this colour (None: white, as on maps)
 
     @property
     def radius(self) -> float:
@@ -91,10 +92,12 @@ def dab_alpha(x: float, y: float, brush: Brush, box: Box) -> np.ndarray:
     return alpha.astype(np.float32, copy=False)
 
 
-def blend(before: np.ndarray, strength: np.ndarray, erase: bool) -> np.ndarray:
-    """Paint towards 255 or erase towards 0 by `strength` (0..1); strength 1 reaches the end exactly."""
+def blend(before: np.ndarray, strength: np.ndarray, erase: bool, color: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Paint towards 255 (or `color`, on a colour layer) or erase towards 0 by `strength` (0..1); strength 1
+    reaches the end exactly."""
     before = before.astype(np.float32)
-    after = before * (1.0 - strength) if erase else before + (255.0 - before) * strength
+    target = np.asarray(color, np.float32) if color is not None and before.ndim == 3 and not erase else 255.0
+    after = before * (1.0 - strength) if erase else before + (target - before) * strength
     return np.rint(after).astype(np.uint8)
 
 
@@ -166,7 +169,8 @@ class MaskStroke:
         strength = coverage * np.float32(self.brush.opacity)
         if self.mask.ndim == 3:
             strength = strength[..., None]  # the same dab on every channel
-        self.mask[part.top:part.bottom, part.left:part.right] = blend(tile.before[local], strength, self.brush.erase)
+        self.mask[part.top:part.bottom, part.left:part.right] = blend(tile.before[local], strength, self.brush.erase,
+                                                                      self.brush.color)
 
     def _tiles_over(self, box: Box):
         height, width = self.mask.shape[:2]

@@ -99,16 +99,20 @@ class LayeredDocument(Document):
     # Painting
 
     def begin_stroke(self, brush: Brush, layer: str = MASK) -> MaskStroke:
+        """A stroke on the mask, a control map, or the picture itself (a colour brush: a sketch for SDEdit)."""
         if layer == MASK:
             return super().begin_stroke(brush)
-        return MapStroke(self.layers[layer], brush, layer)
+        return MapStroke(self.picture if layer == PICTURE else self.layers[layer], brush, layer)
 
     def end_stroke(self, stroke: MaskStroke) -> Change | None:
         if not isinstance(stroke, MapStroke):
             return super().end_stroke(stroke)
         stroke.finish()
         patches = [Patch(box, before, after) for box, before, after in stroke.patches()]
-        label = "Erase control map" if stroke.brush.erase else "Paint control map"
+        if stroke.layer == PICTURE:
+            label = "Paint picture"
+        else:
+            label = "Erase control map" if stroke.brush.erase else "Paint control map"
         return self._record(Edit(label, stroke.layer, patches))
 
     # Size

@@ -156,6 +156,7 @@ class CanvasView(QGraphicsView):
     files_dropped = Signal(list)  # [Path]
     image_dropped = Signal(QImage)
     brush_changed = Signal(object)  # Brush
+    color_picked = Signal(object)  # (r, g, b) taken from the picture by Ctrl+click with the colour brush
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -178,6 +179,8 @@ class CanvasView(QGraphicsView):
         self.brush = Brush()
         self.erasing = False
         self.shape: str | None = None  # "rectangle" or "lasso" instead of the brush (core/shapes.py)
+        self.painting_picture = False  # the colour brush: strokes paint the picture itself in `paint_color`
+        self.paint_color: tuple[int, int, int] = (220, 60, 50)
         self._shape_drag: ShapeDrag | None = None
         self._stroke: MaskStroke | None = None
         self._last_stroke_end: tuple[float, float] | None = None
@@ -372,6 +375,9 @@ class CanvasView(QGraphicsView):
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_held):
             self._pan_from = event.position()
             self._update_cursor()
+        elif (button == Qt.MouseButton.LeftButton and self.document is not None and self.painting_picture
+              and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            self._pick_color(self.to_scene(event.position()))
         elif button == Qt.MouseButton.LeftButton and self.document is not None and self.shape is not None:
             erase = self.erasing or bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
             self._begin_shape(self.to_scene(event.position()), erase)
@@ -440,7 +446,10 @@ class CanvasView(QGraphicsView):
     def _begin_stroke(self, point: QPointF, straight_line: bool) -> None:
         if self.previewing:
             self.show_preview(None)
-        if self.paint_layer == MASK:
+        if self.painting_picture:
+            brush = replace(self.brush, color=self.paint_color, erase=False)
+            self._stroke = self.document.begin_stroke(brush, PICTURE)
+        elif self.paint_layer == MASK:
             self._stroke = self.document.begin_stroke(self.painting_brush())
         elif self._layer_pixels(self.paint_layer) is not None:
             self._stroke = self.document.begin_stroke(self.painting_brush(), self.paint_layer)
@@ -453,6 +462,8 @@ class CanvasView(QGraphicsView):
     def set_shape(self, shape: str | None) -> None:
         """Draw rectangles or lassos instead of brush strokes (None: the brush)."""
         self.shape = shape
+        if shape is not None:
+            self.painting_picture = False
         self._update_cursor()
 
     def _begin_shape(self, point: QPointF, erase: bool) -> None:
@@ -477,7 +488,24 @@ class CanvasView(QGraphicsView):
             self.edited.emit(change)
 
     def _stroke_changed(self, box: Box | None) -> None:
-        (self.overlay_item if self.paint_layer == MASK else self.layer_item).invalidate(box)
+        if self.painting_picture and box is not None:
+            self.picture_item.update_region(self.document.picture, box)
+        elif not self.painting_picture:
+            (self.overlay_item if self.paint_layer == MASK else self.layer_item).invalidate(box)
+
+    def set_painting_picture(self, painting: bool) -> None:
+        """The colour brush (strokes on the picture, a sketch for SDEdit or Inpaint) or the mask brushes."""
+        self.painting_picture = painting
+        if painting:
+            self.set_shape(None)
+
+    def _pick_color(self, point: QPointF) -> None:
+        """Ctrl+click with the colour brush: take the picture's colour under the pointer."""
+        x, y = math.floor(point.x()), math.floor(point.y())
+        width, height = self.document.size
+        if 0 <= x < width and 0 <= y < height:
+            self.paint_color = tuple(int(v) for v in self.document.picture[y, x])
+            self.color_picked.emit(self.paint_color)
 
     def end_stroke(self) -> None:
         """Finish the brush stroke under way; a shape still being drawn is dropped (its document may be going)."""

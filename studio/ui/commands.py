@@ -1,6 +1,6 @@
 """The window's commands: every menu entry, toolbar button and shortcut, in one place.
 
-Shortcuts follow Krita and Photoshop: B brush, E eraser, M rectangle, L lasso, X swap, [ and ] size, { and }
+Shortcuts follow Krita and Photoshop: B brush, E eraser, M rectangle, L lasso, P colour brush, X swap, [ and ] size, { and }
 hardness, Ctrl+Z and Ctrl+Shift+Z undo and redo, space-drag to pan. They are window-wide, but a focused text field keeps the keys it
 types (Qt's shortcut override), so writing "[cabin]" in the prompt never resizes the brush.
 """
@@ -57,6 +57,9 @@ class Commands:
         show_recipe_notices(w)
         self.brush = a("&Brush", lambda: w.set_erasing(False), ["B"], "Paint the mask (B)", "brush")
         self.eraser = a("&Eraser", lambda: w.set_erasing(True), ["E"], "Erase the mask (E)", "eraser")
+        self.colour_brush = a("&Colour brush", w.set_colour_brush, ["P"],
+                              "Paint on the picture itself, a sketch for SDEdit or Inpaint to turn into detail; "
+                              "Ctrl+click takes a colour from the picture (P)", "colour")
         self.rectangle = a("&Rectangle", lambda: w.set_shape_tool("rectangle"), ["M"],
                            "Drag a rectangle into the mask; Alt-drag takes it out (M)", "rectangle")
         self.lasso = a("&Lasso", lambda: w.set_shape_tool("lasso"), ["L"],
@@ -93,7 +96,7 @@ class Commands:
 
     def _make_tools_exclusive(self) -> None:
         group = QActionGroup(self.window)
-        for tool in (self.brush, self.eraser, self.rectangle, self.lasso):
+        for tool in (self.brush, self.eraser, self.rectangle, self.lasso, self.colour_brush):
             tool.setCheckable(True)
             group.addAction(tool)
         self.brush.setChecked(True)
@@ -104,7 +107,7 @@ class Commands:
                       self.add_checkpoint, self.add_folder, self.rescan, SEPARATOR, self.quit],
             "&Edit": [self.undo, self.redo, SEPARATOR, self.paste_parameters, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask, SEPARATOR,
                       self.expand_canvas, SEPARATOR, self.plugins],
-            "&Brush": [self.brush, self.eraser, self.rectangle, self.lasso, self.swap_tool, SEPARATOR, self.bigger, self.smaller, self.harder, self.softer],
+            "&Brush": [self.brush, self.eraser, self.rectangle, self.lasso, self.colour_brush, self.swap_tool, SEPARATOR, self.bigger, self.smaller, self.harder, self.softer],
             "&View": [self.fit, self.actual_size, self.zoom_in, self.zoom_out, SEPARATOR, self.show_mask],
             "&Job": [self.generate, self.cancel, self.apply],
         }
@@ -121,7 +124,8 @@ class Commands:
         tools = QToolBar("Tools")
         tools.setObjectName("toolsBar")
         tools.setMovable(False)
-        for action in (self.open, SEPARATOR, self.brush, self.eraser, self.rectangle, self.lasso, SEPARATOR, self.undo, self.redo, SEPARATOR,
+        for action in (self.open, SEPARATOR, self.brush, self.eraser, self.rectangle, self.lasso, self.colour_brush,
+                       SEPARATOR, self.undo, self.redo, SEPARATOR,
                        self.invert_mask, self.clear_mask, SEPARATOR, self.fit):
             tools.addSeparator() if action is SEPARATOR else tools.addAction(action)
         self.window.addToolBar(Qt.ToolBarArea.LeftToolBarArea, tools)

@@ -178,6 +178,8 @@ class MainWindow(QMainWindow):
         self.canvas.files_dropped.connect(self.open_dropped)
         self.canvas.image_dropped.connect(self.open_qimage)
         self.brush_options.brush_changed.connect(self._brush_from_options)
+        self.brush_options.color_changed.connect(lambda color: setattr(self.canvas, "paint_color", color))
+        self.canvas.color_picked.connect(self.brush_options.set_color)
         self.brush_options.overlay_opacity_changed.connect(self._overlay_opacity_changed)
         self.welcome.add_file_requested.connect(self.models.ask_add_checkpoint)
         self.welcome.add_folder_requested.connect(self.models.ask_add_folder)
@@ -410,8 +412,15 @@ class MainWindow(QMainWindow):
 
     def set_erasing(self, erasing: bool) -> None:
         self.canvas.set_shape(None)
+        self.canvas.set_painting_picture(False)
         self.canvas.set_erasing(erasing)
         (self.commands.eraser if erasing else self.commands.brush).setChecked(True)
+
+    def set_colour_brush(self) -> None:
+        """The colour brush: paint on the picture itself (a sketch that SDEdit or Inpaint then turns into detail)."""
+        self.canvas.set_erasing(False)
+        self.canvas.set_painting_picture(True)
+        self.commands.colour_brush.setChecked(True)
 
     def set_shape_tool(self, shape: str) -> None:
         """The rectangle or lasso tool: a drag fills its shape in the mask (Alt-drag takes it out)."""

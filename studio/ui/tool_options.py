@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QColorDialog, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from studio.core.brush import MAX_SIZE, MIN_SIZE, Brush
 from studio.ui.fields import SliderField
@@ -25,6 +26,7 @@ def _labelled(text: str, field: QWidget, width: int) -> QWidget:
 class BrushOptions(QWidget):
     brush_changed = Signal(object)
     overlay_opacity_changed = Signal(float)
+    color_changed = Signal(object)  # (r, g, b): the colour brush's colour
 
     def __init__(self, brush: Brush, overlay_opacity: float, parent=None):
         super().__init__(parent)
@@ -43,10 +45,26 @@ class BrushOptions(QWidget):
         layout.addWidget(_labelled("Hardness", self.hardness, 160))
         layout.addWidget(_labelled("Opacity", self.opacity, 160))
         layout.addWidget(_labelled("Mask overlay", self.overlay, 160))
+        self.color = QToolButton()
+        self.color.setToolTip("The colour brush's colour (P paints with it; Ctrl+click on the picture takes one)")
+        self.color.clicked.connect(self.ask_color)
+        layout.addWidget(_labelled("Colour", self.color, 32))
+        self.set_color((220, 60, 50))
         layout.addStretch(1)
         for field in (self.size, self.hardness, self.opacity):
             field.valueChanged.connect(self._changed)
         self.overlay.valueChanged.connect(lambda value: self.overlay_opacity_changed.emit(value / 100))
+
+    def set_color(self, color: tuple[int, int, int]) -> None:
+        """Show the colour brush's colour (chosen here, or taken from the picture)."""
+        self.current_color = tuple(color)
+        self.color.setStyleSheet("QToolButton { background: rgb(%d, %d, %d); border: 1px solid #888; }" % color)
+
+    def ask_color(self) -> None:
+        chosen = QColorDialog.getColor(QColor(*self.current_color), self, "Colour brush")
+        if chosen.isValid():
+            self.set_color((chosen.red(), chosen.green(), chosen.blue()))
+            self.color_changed.emit(self.current_color)
 
     @property
     def brush(self) -> Brush:

@@ -117,3 +117,18 @@ def test_a_stroke_on_an_8192_picture_costs_what_it_touches():
     assert len(big_patches) == len(small_patches)
     assert sum(b.nbytes + a.nbytes for _, b, a in big_patches) < 1_000_000
     assert big_time < small_time * 3 + 0.05
+
+
+def test_a_colour_brush_on_a_colour_layer_paints_its_colour_and_masks_ignore_it():
+    from studio.core.brush import MaskStroke
+
+    picture = np.full((20, 20, 3), 100, np.uint8)
+    stroke = MaskStroke(picture, Brush(size=6, hardness=1.0, color=(255, 0, 40)))
+    stroke.move_to(10, 10)
+    assert tuple(picture[10, 10]) == (255, 0, 40) and tuple(picture[0, 0]) == (100, 100, 100)
+    half = MaskStroke(np.full((20, 20, 3), 100, np.uint8), Brush(size=6, hardness=1.0, opacity=0.5, color=(200, 0, 0)))
+    half.move_to(10, 10)
+    assert tuple(half.mask[10, 10]) == (150, 50, 50)
+    mask = np.zeros((20, 20), np.uint8)
+    MaskStroke(mask, Brush(size=6, hardness=1.0, color=(255, 0, 40))).move_to(10, 10)
+    assert mask[10, 10] == 255
