@@ -33,6 +33,7 @@ class Settings:
     panel: dict = field(default_factory=dict)  # recipe values shown in the panels, by recipe field name
     brush: dict = field(default_factory=dict)  # size, hardness, opacity
     batch: dict = field(default_factory=dict)  # the batch export dialog's last folder, naming, format, count
+    keep_results: bool = True  # every result also written to the outputs folder (core/outputs.py)
     overlay_opacity: float = 0.5
     overlay_color: str = "#ff3b5c"
     window_geometry: str = ""  # Qt's saveGeometry, base64

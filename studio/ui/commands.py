@@ -41,6 +41,12 @@ class Commands:
         self.batch_export = a("&Batch export…", w.batches.ask_batch_export, ["Ctrl+Shift+E"],
                               "Variations and parameter sweeps, exported to a folder (Ctrl+Shift+E)")
         self.open_batch = a("Open batch f&older…", w.batches.ask_open_folder)
+        self.keep_results = a("&Keep every result", w.set_keep_results, (),
+                              "Also write each result, with its recipe, to the outputs folder (one folder a day)")
+        self.keep_results.setCheckable(True)
+        self.keep_results.setChecked(w.settings.keep_results)
+        self.open_outputs = a("Open o&utputs folder", w.open_outputs_folder, (),
+                              "The folder every result is kept in, with its recipe")
         self.add_checkpoint = a("Add &checkpoint…", w.models.ask_add_checkpoint)
         self.add_folder = a("Add models &folder…", w.models.ask_add_folder)
         self.rescan = a("&Rescan models", w.models.refresh)
@@ -104,6 +110,7 @@ class Commands:
     def install_menus(self) -> None:
         menus = {
             "&File": [self.new_canvas, self.open, self.paste, self.export, SEPARATOR, self.batch_export, self.open_batch, SEPARATOR,
+                      self.keep_results, self.open_outputs, SEPARATOR,
                       self.add_checkpoint, self.add_folder, self.rescan, SEPARATOR, self.quit],
             "&Edit": [self.undo, self.redo, SEPARATOR, self.paste_parameters, SEPARATOR, self.invert_mask, self.clear_mask, self.fill_mask, SEPARATOR,
                       self.expand_canvas, SEPARATOR, self.plugins],

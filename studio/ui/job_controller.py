@@ -37,6 +37,7 @@ class JobController(QObject):
         self.show_message = show_message
         self.show_status = show_status
         self.job: GenerateRequest | None = None
+        self.keep_in: Callable[[], object] = lambda: None  # the outputs folder results are also written to, or None
         self._model_loading = False
         self.progress.setRange(0, PROGRESS_STEPS)
         button.clicked.connect(self.generate_or_cancel)
@@ -58,6 +59,7 @@ class JobController(QObject):
             return None
         try:
             request = self.builder.build(*self.inputs())
+            request.keep_in = self.keep_in()
         except StudioError as error:
             self.show_message(str(error), ERROR)
             return None

@@ -12,8 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QImage
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -32,6 +32,7 @@ from studio.core.brush import Brush
 from studio.core.canvas import OVERLAP, CanvasError, blank_canvas
 from studio.core.checkpoints import PICKLE_SUFFIXES, SAFE_SUFFIXES
 from studio.core.images import max_picture_pixels
+from studio.core.outputs import outputs_dir
 from studio.core.document import Document, changed_box
 from studio.core.layers import LayeredDocument, control_layer
 from studio.core.a1111_params import parse_parameters
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
                                   self.show_message, self._show_status, self)
         self.control_maps = ControlMapsController(self.recipe_panel.controls, self.canvas, self.worker,
                                                   lambda: self.document, self.show_message, self._show_status, self)
+        self.jobs.keep_in = lambda: outputs_dir() if self.settings.keep_results else None
         self.batches = BatchController(self, self._job_inputs)
         self.autosave = DocumentAutosave(self._snapshot, parent=self)
         self.recovery_prompt = lambda saved_at: dialogs.ask_recovery(self, saved_at)  # tests answer it themselves
@@ -327,6 +329,16 @@ class MainWindow(QMainWindow):
             self.open_qimage(QImage(data.imageData()))
         else:
             self.show_message("Nothing to paste: copy a picture or a picture file first.", WARNING)
+
+    def set_keep_results(self, keep: bool) -> None:
+        self.settings.keep_results = keep
+        self.commands.keep_results.setChecked(keep)
+        self._schedule_save()
+
+    def open_outputs_folder(self) -> None:
+        folder = outputs_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def open_dropped(self, paths: list[Path]) -> None:
         """Dropped files: models (.safetensors, .ckpt…: checkpoints, LoRAs, embeddings, ControlNets) are added to the

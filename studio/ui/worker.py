@@ -35,6 +35,7 @@ class GenerateRequest:
     mask: np.ndarray | None
     files: dict[Path, np.ndarray] = field(default_factory=dict)  # inputs to write for the recipe's paths
     cancel: CancelToken = field(default_factory=CancelToken)
+    keep_in: Path | None = None  # the outputs folder every result is also written to (core/outputs.py)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class GeneratedResult:
     notices: list[str]
     changed: Box | None  # the part of the picture this result changes
     thumbnail: np.ndarray
+    kept: Path | None = None  # its copy in the outputs folder
 
 
 class Backend(Protocol):
@@ -161,6 +163,25 @@ def thumbnail(pixels: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     return np.asarray(image).copy()
 
 
+def keep_results(results: list[GeneratedResult], root: Path | None) -> None:
+    """Write each result to the day's outputs folder (in the worker thread: PNG encoding takes time). A result
+    that cannot be written says so in its notices; the job still succeeds."""
+    if root is None:
+        return
+    from studio.core.metadata import write_png
+    from studio.core.outputs import day_folder, next_index, output_name
+
+    folder = day_folder(root)
+    for result in results:
+        recipe = result.metadata.recipe
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            result.kept = write_png(folder / output_name(next_index(folder), recipe.task, recipe.seed),
+                                    result.pixels, result.metadata)
+        except OSError as error:
+            result.notices.append(f"not kept in {folder}: {error.strerror or error}")
+
+
 def to_generated(result, picture: np.ndarray) -> GeneratedResult:
     changed = changed_box(picture, result.pixels) if result.pixels.shape == picture.shape else None
     return GeneratedResult(result.pixels, result.metadata, list(result.notices), changed, thumbnail(result.pixels))
@@ -218,6 +239,7 @@ class Worker(QObject):
             report = lambda p: self.progress.emit(job, JobProgress.of(p))  # noqa: E731
             results = self.backend.generate(request, report, request.cancel)
             generated = [to_generated(result, request.picture) for result in results]
+            keep_results(generated, request.keep_in)
         except JobCancelled:
             self.cancelled.emit(job)
         except BaseException as error:  # noqa: BLE001: anything a job raises (MemoryError, a plugin's SystemExit…)
