@@ -234,3 +234,25 @@ def scan_folder(folder: str | Path) -> list[CheckpointInfo]:
             found.append(inspect(path))
     found.extend(family_of_folder(d) for d in pipeline_dirs)
     return sorted(found, key=lambda info: str(info.path))
+
+
+def lora_trigger_words(path: str | Path, most: int = 8) -> list[str]:
+    """The words a LoRA was trained with, most frequent first, from the file's metadata when its trainer wrote
+    them (kohya's `ss_tag_frequency`, or `modelspec.trigger_phrase`); none when it did not or the file is damaged."""
+    try:
+        with safe_open(str(path), framework="np") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError):
+        return []
+    phrase = metadata.get("modelspec.trigger_phrase", "").strip()
+    counts: dict[str, int] = {}
+    try:
+        for tags in json.loads(metadata.get("ss_tag_frequency") or "{}").values():
+            for tag, count in (tags.items() if isinstance(tags, dict) else ()):
+                if isinstance(count, (int, float)) and tag.strip():
+                    counts[tag.strip()] = counts.get(tag.strip(), 0) + int(count)
+    except (ValueError, AttributeError):
+        counts = {}
+    words = [phrase] if phrase else []
+    words += [tag for tag, _ in sorted(counts.items(), key=lambda item: -item[1]) if tag != phrase]
+    return words[:most]

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget
 
+from studio.core.checkpoints import lora_trigger_words
 from studio.core.recipe import MAX_LORA_WEIGHT
 from studio.ui import dialogs
 from studio.ui.fields import SliderField
@@ -45,7 +46,8 @@ class LoraRow(QWidget):
         super().__init__(parent)
         self.path = path
         self.name = QLabel(Path(path).stem if Path(path).is_file() else f"{Path(path).stem} (missing)")
-        self.name.setToolTip(path)
+        words = lora_trigger_words(path) if Path(path).is_file() else []
+        self.name.setToolTip(path + (f"\nTrained with: {', '.join(words)}" if words else ""))
         self.weight = SliderField(-MAX_LORA_WEIGHT, MAX_LORA_WEIGHT, weight, decimals=2, step=0.05,
                                   soft_maximum=SLIDER_RANGE[1])
         self.weight.slider.setMinimum(round(SLIDER_RANGE[0] * 100))

@@ -109,3 +109,21 @@ def test_loras_are_listed_as_loras_with_the_family_they_were_made_for(tmp_path):
         "xl.safetensors": ("lora", "sdxl", None),
         "words.safetensors": ("lora", None, None),
     }
+
+
+def test_a_loras_trigger_words_come_from_its_training_metadata(tmp_path):
+    import json
+
+    from safetensors.numpy import save_file
+
+    from studio.core.checkpoints import lora_trigger_words
+
+    path = tmp_path / "ink.safetensors"
+    tags = {"10_ink": {"ink wash": 40, "mountains": 12, " ": 3}, "5_style": {"ink wash": 2, "brush": 20}}
+    save_file({"a.lora_down.weight": np.zeros((2, 2), np.float32)}, str(path),
+              metadata={"ss_tag_frequency": json.dumps(tags), "modelspec.trigger_phrase": "inkstyle"})
+    assert lora_trigger_words(path) == ["inkstyle", "ink wash", "brush", "mountains"]
+    assert lora_trigger_words(path, most=2) == ["inkstyle", "ink wash"]
+    save_file({"a.lora_down.weight": np.zeros((2, 2), np.float32)}, str(path), metadata={"ss_tag_frequency": "{bad"})
+    assert lora_trigger_words(path) == []
+    assert lora_trigger_words(tmp_path / "missing.safetensors") == []

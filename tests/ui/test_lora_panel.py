@@ -202,3 +202,17 @@ def test_a_job_carries_the_loras_and_they_come_back_at_the_next_launch(qtbot, ma
     assert again.recipe_panel.loras.values() == [{"path": str(lora_files[0]), "weight": 0.6}]
     listed = [a.text() for a in again.recipe_panel.loras.add_button.menu().actions() if a.text()]
     assert listed == ["rain", "Other file…"]
+
+
+def test_a_loras_row_says_what_it_was_trained_with(qtbot, tmp_path):
+    import json
+
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "ink.safetensors"
+    save_file({"a.lora_down.weight": np.zeros((2, 2), np.float32)}, str(path),
+              metadata={"ss_tag_frequency": json.dumps({"10_ink": {"ink wash": 4, "mountains": 2}})})
+    loras = LoraPanel()
+    qtbot.addWidget(loras)
+    row = loras.add_lora(str(path))
+    assert row.name.toolTip() == f"{path}\nTrained with: ink wash, mountains"
