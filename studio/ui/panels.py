@@ -34,6 +34,7 @@ from studio.ui.fields import SeedField, SliderField
 from studio.ui.lora_panel import LoraPanel
 from studio.ui.model_panel import describe
 from studio.ui.plugin_params import ParameterForm
+from studio.ui.prompt_completer import PromptCompleter
 from studio.ui.style_picker import StylePicker
 from studio.ui.upscale_panel import UpscaleOptions
 
@@ -160,6 +161,7 @@ class RecipePanel(QWidget):
         self.prompt.setToolTip(PROMPT_SYNTAX)
         self.negative_prompt = _prompt_box("What to avoid (negative prompt)", 2)
         self.style = StylePicker()
+        self.completers = [PromptCompleter(box) for box in (self.prompt, self.negative_prompt)]
         self.sampler = _combo(sampler_choices())
         self.guidance_type = _combo(guidance_choices())
         self.sampler_params = ParameterForm()
@@ -274,6 +276,7 @@ class RecipePanel(QWidget):
         self.changed.connect(self._sync_enabled)
         self.task.currentIndexChanged.connect(self._show_task)
         self.upscale.changed.connect(self._show_task)  # a checkpoint as the upscaler takes more fields
+        self.loras.changed.connect(self._offer_names)
         self.style.save_button.clicked.connect(
             lambda: self.style.ask_save(self.prompt.toPlainText(), self.negative_prompt.toPlainText()))
 
@@ -361,6 +364,13 @@ class RecipePanel(QWidget):
         self.loras.setVisible(self.uses_loras)
         self.upscale.set_starter(runs and self.current_task == "upscale")
 
+    def _offer_names(self) -> None:
+        """The LoRA and embedding names the prompt boxes complete."""
+        loras = [Path(path).stem for path in self.loras.known_paths()]
+        embeddings = [Path(path).stem for path in self._recipe_embeddings + self._embedding_paths]
+        for completer in self.completers:
+            completer.set_names(loras, embeddings)
+
     def set_models(self, entries) -> None:
         """Fill the ControlNet and upscaler choices from the listed models (core.checkpoints.CheckpointInfo)."""
         def listed(kind: str) -> list[tuple[str, str, str]]:
@@ -370,6 +380,7 @@ class RecipePanel(QWidget):
         self._embedding_paths = [str(e.path) for e in entries if e.kind == "embedding" and not e.problem]
         self.controls.set_models(listed("controlnet"))
         self.loras.set_models(listed("lora"))
+        self._offer_names()
         checkpoints = [(e.name, str(e.path), describe(e)) for e in entries
                        if e.kind == "pipeline" and not e.problem and not e.starter and not e.inpaint]
         self.upscale.set_models(listed("upscaler"), checkpoints)
