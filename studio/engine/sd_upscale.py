@@ -17,6 +17,7 @@ from studio.core.images import max_picture_pixels, upscaled_size
 from studio.core.recipe import DEFAULT_UPSCALE_FACTOR
 from studio.engine.inpaint import run_pipeline
 from studio.engine.plugin_adapters import build_sampling_pipeline
+from studio.engine.sdedit import sdedit_inputs
 from studio.engine.task import TaskCall
 from studio.engine.tiling import TiledUNet
 
@@ -34,9 +35,10 @@ def sd_upscale(call: TaskCall) -> list[np.ndarray]:
         return [enlarged.copy() for _ in call.seeds]
     if int(recipe.steps * recipe.strength) < 1:
         raise StudioError(f"strength {recipe.strength:g} of {recipe.steps} steps is less than one step: raise either")
-    pipe = build_sampling_pipeline(call.model, "sdedit", recipe)
+    task, extra = sdedit_inputs(call.model, enlarged, None)  # an inpainting checkpoint: its own pipeline
+    pipe = build_sampling_pipeline(call.model, task, recipe)
     tile = call.model.native_size // MULTIPLE
     pipe.unet = TiledUNet(pipe.unet, tile, min(recipe.tile_overlap // MULTIPLE or tile // 4, tile // 2))
     pipe.vae.enable_tiling()  # decoding a large picture whole would need memory for all of it
     return run_pipeline(pipe, recipe, call.seeds, call.step_hook(), image=Image.fromarray(enlarged),
-                        strength=recipe.strength)
+                        strength=recipe.strength, **extra)

@@ -18,6 +18,17 @@ from studio.engine.plugin_adapters import build_sampling_pipeline
 from studio.engine.task import TaskCall
 
 
+def sdedit_inputs(model, patch: np.ndarray, region: np.ndarray | None) -> tuple[str, dict]:
+    """The pipeline an SDEdit runs in, and what it needs besides the picture. An inpainting checkpoint's UNet also
+    reads a mask and the masked picture, so it runs in the inpainting pipeline, given the painted mask or, for the
+    whole picture, a mask of everything (as AUTOMATIC1111 runs img2img with inpainting models)."""
+    if not model.info.inpaint:
+        return "sdedit", {}
+    mask = region if region is not None else np.full(patch.shape[:2], 255, np.uint8)
+    height, width = patch.shape[:2]
+    return "inpaint", {"mask_image": Image.fromarray(mask), "height": height, "width": width}
+
+
 def sdedit(call: TaskCall) -> list[np.ndarray]:
     recipe, picture, controls, seeds = call.recipe, call.picture, call.controls, call.seeds
     effective = effective_mask(call, required=False)
@@ -28,14 +39,17 @@ def sdedit(call: TaskCall) -> list[np.ndarray]:
     height, width = picture.shape[:2]
     area = recipe.inpaint_area if effective is not None else "whole"
     plan = plan_region((width, height), effective, area, recipe.mask_padding, call.model.native_size, call.size)
-    pipe = build_sampling_pipeline(call.model, "sdedit", recipe, controlnet=controls.controlnet if controls else None)
     patch = plan.cut(picture)
-    if effective is not None:  # the masked part may start from its surroundings instead of itself
-        patch = prefill(patch, plan.cut(effective, Image.Resampling.BILINEAR), recipe.masked_content)
+    region = plan.cut(effective, Image.Resampling.BILINEAR) if effective is not None else None
+    if region is not None:  # the masked part may start from its surroundings instead of itself
+        patch = prefill(patch, region, recipe.masked_content)
+    task, extra = sdedit_inputs(call.model, patch, region)
+    pipe = build_sampling_pipeline(call.model, task, recipe, controlnet=controls.controlnet if controls else None)
     generated = run_pipeline(
         pipe, recipe, seeds, call.step_hook(),
         image=Image.fromarray(patch),
         strength=recipe.strength,
+        **extra,
         **(controls.pipeline_inputs(plan, "control_image") if controls else {}),
     )
     edited = [plan.put_back(picture, image) for image in generated]

@@ -382,7 +382,7 @@ class RecipePanel(QWidget):
         self.loras.set_models(listed("lora"))
         self._offer_names()
         checkpoints = [(e.name, str(e.path), describe(e)) for e in entries
-                       if e.kind == "pipeline" and not e.problem and not e.starter and not e.inpaint]
+                       if e.kind == "pipeline" and not e.problem and not e.starter]
         self.upscale.set_models(listed("upscaler"), checkpoints)
         self._show_task()
 

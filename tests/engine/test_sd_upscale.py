@@ -62,8 +62,9 @@ def test_the_unet_never_sees_more_than_a_tile_of_the_models_native_size(tiny_mod
     assert all(tile == (whole[0], native) for whole, tile in seen)  # its height fits, its width takes 2 tiles
 
 
-def test_sdxl_checkpoints_upscale_too(tiny_model, store):
-    assert upscale(store, tiny_model("sdxl"), upscale_factor=1.5).pixels.shape == (64, 88, 3)
+@pytest.mark.parametrize("flavour", ["sdxl", "sd1_inpaint"])
+def test_sdxl_and_inpainting_checkpoints_upscale_too(tiny_model, store, flavour):
+    assert upscale(store, tiny_model(flavour), upscale_factor=1.5).pixels.shape == (64, 88, 3)
 
 
 def test_a_starter_photo_model_is_no_upscaler(tiny_model, store):

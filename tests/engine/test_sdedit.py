@@ -26,7 +26,7 @@ def test_strength_zero_returns_the_input_unchanged(tiny_model, store, picture):
     assert np.array_equal(result.pixels, load_image(picture))
 
 
-@pytest.mark.parametrize("flavour", ["sd1", "sdxl"])
+@pytest.mark.parametrize("flavour", ["sd1", "sdxl", "sd1_inpaint", "sdxl_inpaint"])
 def test_whole_picture_changes_and_keeps_its_size(tiny_model, store, picture, flavour):
     [result] = run_recipe(recipe_for(tiny_model(flavour), picture), store)
     original = load_image(picture)
@@ -34,10 +34,11 @@ def test_whole_picture_changes_and_keeps_its_size(tiny_model, store, picture, fl
     assert not np.array_equal(result.pixels, original)
 
 
-@pytest.mark.parametrize("area", ["whole", "masked"])
-def test_masked_sdedit_leaves_outside_pixels_bit_identical(tiny_model, store, picture, tmp_path, area):
+@pytest.mark.parametrize("area, flavour", [("whole", "sd1"), ("masked", "sd1"), ("whole", "sd1_inpaint")])
+def test_masked_sdedit_leaves_outside_pixels_bit_identical(tiny_model, store, picture, tmp_path, area, flavour):
+    """An inpainting checkpoint runs SDEdit in its own pipeline, given the mask (test_whole_picture…: all of it)."""
     mask = write_mask(tmp_path / "m.png", 75, 58, (30, 20, 60, 50))
-    recipe = recipe_for(tiny_model("sd1"), picture, mask=str(mask), inpaint_area=area, strength=0.9)
+    recipe = recipe_for(tiny_model(flavour), picture, mask=str(mask), inpaint_area=area, strength=0.9)
     [result] = run_recipe(recipe, store)
     original = load_image(picture)
     outside = np.ones((58, 75), bool)
