@@ -64,10 +64,12 @@ def test_missing_annotator_weights_name_the_file_and_folder(tmp_path):
         control_map(np.zeros((8, 8, 3), np.uint8), "sketchify")
 
 
-def test_generation_follows_the_control_and_keeps_the_picture_size(tiny_model, store, picture):
+@pytest.mark.parametrize("flavour", ["sd1", "sd1_inpaint"])  # an inpainting checkpoint: all of the picture masked
+def test_generation_follows_the_control_and_keeps_the_picture_size(tiny_model, store, picture, flavour):
     unit = {"model": str(tiny_model("controlnet_sd1")), "preprocessor": "canny"}
-    [steered] = run_recipe(recipe_for(tiny_model, picture, [unit]), store)
-    [unsteered] = run_recipe(recipe_for(tiny_model, picture, [{**unit, "scale": 0.0}]), store)
+    model = str(tiny_model(flavour))
+    [steered] = run_recipe(recipe_for(tiny_model, picture, [unit], model=model), store)
+    [unsteered] = run_recipe(recipe_for(tiny_model, picture, [{**unit, "scale": 0.0}], model=model), store)
     assert steered.pixels.shape == (H, W, 3)
     assert not np.array_equal(steered.pixels, unsteered.pixels)
     assert "controlnet0" in steered.metadata.hashes
