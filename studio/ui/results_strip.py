@@ -97,7 +97,9 @@ class ResultsStrip(QWidget):
         for index, result in enumerate(self.results):
             icon = QIcon(QPixmap.fromImage(rgb_to_qimage(result.thumbnail)))
             item = QListWidgetItem(icon, f"seed {result.metadata.recipe.seed}")
-            item.setToolTip("\n".join([f"Variation {index + 1}, seed {result.metadata.recipe.seed}", *result.notices]))
+            kept = [f"Kept as {result.kept}"] if result.kept else []
+            item.setToolTip("\n".join([f"Variation {index + 1}, seed {result.metadata.recipe.seed}", *kept,
+                                       *result.notices]))
             self.list.addItem(item)
         self._row_changed(self.selected)
 

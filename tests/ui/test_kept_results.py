@@ -22,6 +22,7 @@ def test_every_result_is_kept_with_its_recipe(qtbot, ready_window):
     files = kept(window)
     assert [f.name.split("-")[0] for f in files] == ["00001", "00002", "00003", "00004"]
     assert window.results.results[0].kept == files[2] and read_metadata(files[3]).recipe.task == "inpaint"
+    assert f"Kept as {files[2]}" in window.results.list.item(0).toolTip()
 
 
 def test_keeping_can_be_switched_off_and_stays_off(qtbot, ready_window, settings_file):
