@@ -136,3 +136,28 @@ def test_upscale_reports_tiles_and_apply_resizes_the_document(qtbot, make_window
     assert window.document.size == (96, 64)
     window.undo()
     assert window.document.size == (24, 16) and np.array_equal(window.document.picture, before)
+
+
+@pytest.mark.timeout(300)
+def test_a_checkpoint_upscales_by_its_factor_with_an_embedding_named_in_the_prompt(qtbot, make_window, tiny_model,
+                                                                                  tmp_path):
+    from tests.fixtures.tiny_embeddings import save_a1111_embedding
+
+    window = make_window(EngineBackend())
+    window.models.add_checkpoint(tiny_model("sd1"))
+    window.models.add_checkpoint(save_a1111_embedding(tmp_path / "models" / "inkwash.safetensors"))
+    assert window.open_picture(write_picture(tmp_path / "small.png", 40, 32))
+    panel = window.recipe_panel
+    choose(panel.task, "upscale")
+    assert panel.upscale.uses_checkpoint
+    panel.upscale.factor.setValue(1.5)
+    panel.strength.setValue(0.4)
+    panel.steps.setValue(3)
+    choose(panel.sampler, "euler")
+    panel.prompt.setPlainText("a sharp photo, inkwash")
+    run_job(qtbot, window)
+    result = window.results.results[0]
+    assert result.pixels.shape == (48, 64, 3)
+    recipe = result.metadata.recipe
+    assert recipe.upscale_factor == 1.5 and [e.name for e in recipe.embeddings] == ["inkwash"]
+    assert window.apply_result(0) and window.document.size == (64, 48)
