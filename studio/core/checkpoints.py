@@ -26,6 +26,7 @@ LORA_DOWN = ("lora_down.weight", "lora.down.weight", "lora_linear_layer.down.wei
 LORA_UP = ("lora_up.weight", "lora.up.weight", "lora_linear_layer.up.weight", "lora_B.weight")
 LORA_CONTEXT_WIDTHS = {768: "sd15", 1024: "sd2", 2048: "sdxl"}  # what cross-attention keys and values read
 
+MADE_FOR_LABELS = {"sd15": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}  # the family a LoRA or an embedding fits
 EMBEDDING_WIDTHS = {768: "sd15", 1024: "sd2"}  # a single-encoder embedding's vector width → the family it fits
 SDXL_EMBEDDING_KEYS = {"clip_l", "clip_g"}  # one set of vectors per SDXL text encoder
 

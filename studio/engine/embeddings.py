@@ -16,12 +16,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from studio.core.checkpoints import EMBEDDING_WIDTHS, SDXL_EMBEDDING_KEYS, embedding_family
+from studio.core.checkpoints import EMBEDDING_WIDTHS, MADE_FOR_LABELS, SDXL_EMBEDDING_KEYS, embedding_family
 from studio.core.errors import ModelError
 from studio.core.recipe import EmbeddingRef
 
 MAX_CACHED = 64  # embeddings are a few KB: keep the recently used ones read
-FAMILY_NAMES = {"sd15": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 _READ: OrderedDict = OrderedDict()  # (path, size, mtime) → {key: tensor}
 
 
@@ -67,8 +66,8 @@ def _fitted(embedding: EmbeddingRef, tensors: dict[str, torch.Tensor], widths: l
     parts = [tensors["clip_l"], tensors["clip_g"]] if xl_file else list(tensors.values())
     if xl_file != xl_model or [part.shape[-1] for part in parts] != widths:
         made_for = "sdxl" if xl_file else EMBEDDING_WIDTHS.get(parts[0].shape[-1])
-        what = FAMILY_NAMES.get(made_for, f"a model with {parts[0].shape[-1]}-wide text embeddings")
-        model = "SDXL" if xl_model else FAMILY_NAMES.get(EMBEDDING_WIDTHS.get(widths[0]),
+        what = MADE_FOR_LABELS.get(made_for, f"a model with {parts[0].shape[-1]}-wide text embeddings")
+        model = "SDXL" if xl_model else MADE_FOR_LABELS.get(EMBEDDING_WIDTHS.get(widths[0]),
                                                          f"a model with {widths[0]}-wide text embeddings")
         raise ModelError(f"the embedding {embedding.name} was made for {what} models; this model is {model}")
     if xl_file and parts[0].shape[0] != parts[1].shape[0]:

@@ -32,7 +32,7 @@ from studio.engine.pipelines import assemble_pipeline
 
 MAX_ADAPTERS = 8  # LoRAs kept on a model between jobs; the least recently used goes first
 COMPONENTS = ("unet", "text_encoder", "text_encoder_2")
-FAMILY_NAMES = {"sd15": "SD 1.x", "sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
+FAMILY_NAMES = {**checkpoints.MADE_FOR_LABELS, "sd1": "SD 1.x"}  # LoRA families, and models' bases (sd1…)
 NOT_LORA = {"pipeline": "a Stable Diffusion checkpoint", "controlnet": "a ControlNet", "upscaler": "an upscaler"}
 LORA_BASES = {"sd15": "sd1", "sd2": "sd2", "sdxl": "sdxl"}  # core.checkpoints.lora_family → CheckpointInfo.base
 SIZE_MISMATCH = re.compile(

@@ -66,7 +66,8 @@ def prompt_inputs(pipe, prompt: str, negative: str | None, clip_skip: int = 1,
     `clip_skip` counts as A1111 does; at 1 the arguments are exactly those of a pipeline without it.
     `embeddings`: the textual-inversion embeddings the prompts may name."""
     negative = negative or ""
-    named = [e for e in embeddings if named_in((prompt, negative), [e.name])]
+    written = set(named_in((prompt, negative), [e.name for e in embeddings]))
+    named = [e for e in embeddings if e.name.lower() in written]
     if clip_skip == 1 and not named and all(_plain(pipe, text) for text in (prompt, negative)):
         return {"prompt": prompt, "negative_prompt": negative or None}
     vectors = embedding_vectors([encoder for _, encoder in _encoders(pipe)], named) if named else {}

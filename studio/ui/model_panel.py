@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from studio.core.checkpoints import CheckpointInfo, inspect, scan_folder
+from studio.core.checkpoints import MADE_FOR_LABELS, CheckpointInfo, inspect, scan_folder
 
 FAMILY_LABELS = {
     "sd15": "SD 1.5", "sd15_inpaint": "SD 1.5 inpainting", "sd2": "SD 2 (ε)", "sd2_v": "SD 2 (v)",
@@ -34,7 +34,6 @@ def find_models(files: list[str], folders: list[str]) -> list[CheckpointInfo]:
 
 OWN_PANEL_KINDS = {"controlnet": "ControlNet", "upscaler": "×4 upscaler", "lora": "LoRA",  # chosen in the task panels
                    "embedding": "Embedding"}  # called by name in a prompt
-LORA_FAMILY_LABELS = {"sd15": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 
 
 def describe(info: CheckpointInfo) -> str:
@@ -43,10 +42,10 @@ def describe(info: CheckpointInfo) -> str:
     layout = "diffusers folder" if info.layout == "diffusers" else "single file"
     if info.family == "starter_sr":
         return "Studio starter ×4 upscaler (ignores prompts)"
-    if info.kind == "lora" and info.family in LORA_FAMILY_LABELS:
-        return f"LoRA for {LORA_FAMILY_LABELS[info.family]} · {layout}"
+    if info.kind == "lora" and info.family in MADE_FOR_LABELS:
+        return f"LoRA for {MADE_FOR_LABELS[info.family]} · {layout}"
     if info.kind == "embedding":
-        family = f" for {LORA_FAMILY_LABELS[info.family]}" if info.family in LORA_FAMILY_LABELS else ""
+        family = f" for {MADE_FOR_LABELS[info.family]}" if info.family in MADE_FOR_LABELS else ""
         return f"Embedding{family}: write {info.path.stem} in a prompt"
     if info.kind in OWN_PANEL_KINDS:
         return f"{OWN_PANEL_KINDS[info.kind]} · {layout}"

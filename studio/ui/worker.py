@@ -172,12 +172,14 @@ def keep_results(results: list[GeneratedResult], root: Path | None) -> None:
     from studio.core.outputs import day_folder, next_index, output_name
 
     folder = day_folder(root)
+    index = next_index(folder)  # listed once per job: the worker writes one job at a time
     for result in results:
         recipe = result.metadata.recipe
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            result.kept = write_png(folder / output_name(next_index(folder), recipe.task, recipe.seed),
-                                    result.pixels, result.metadata)
+            result.kept = write_png(folder / output_name(index, recipe.task, recipe.seed), result.pixels,
+                                    result.metadata)
+            index += 1
         except OSError as error:
             result.notices.append(f"not kept in {folder}: {error.strerror or error}")
 
