@@ -72,6 +72,8 @@ def _with_prompt_models(recipe, folders: list[Path], beside: Path):
     from studio.core.recipe import parse_recipe
     from studio.core.settings import load_settings
 
+    if not recipe.prompt.strip() and not recipe.negative_prompt.strip():
+        return recipe  # nothing to call a LoRA or an embedding: no folder needs reading
     folders = [*folders, *map(Path, load_settings().model_folders)]
     found = [info for folder in folders if folder.is_dir() for info in scan_folder(folder)]
     found += [inspect(path) for path in sorted(beside.glob("*.safetensors"))]
