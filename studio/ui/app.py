@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication
 
 import studio
+from studio.ui.gui_thread_gc import collect_in_gui_thread
 from studio.ui.main_window import MainWindow
 from studio.ui.messages import ERROR
 from studio.ui.theme import apply_theme, icon
@@ -27,6 +28,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationVersion(studio.__version__)
     app.setWindowIcon(icon("studio"))
     apply_theme(app)
+    collect_in_gui_thread(app)  # the worker thread must never destroy a Qt object
     return app
 
 

@@ -12,6 +12,23 @@ from PIL import Image
 from tests.ui.fakes import FakeBackend
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_gc(qapp):
+    """As in the app: cycles are collected in the UI thread only, so a test's worker thread never destroys a Qt
+    object left over from an earlier test."""
+    from studio.ui.gui_thread_gc import collect_in_gui_thread
+
+    collector = collect_in_gui_thread(qapp)
+    yield collector
+    collector.stop()
+
+
+@pytest.fixture(autouse=True)
+def collect_after_each_test(gui_thread_gc):
+    yield
+    gui_thread_gc.check()  # in the UI thread, after the test's widgets are closed
+
+
 @pytest.fixture(autouse=True)
 def user_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
