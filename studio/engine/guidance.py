@@ -14,6 +14,7 @@ import torch
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
 from studio.engine.sigmas import NoiseSchedule
+from studio.engine.timestep_values import TimestepValues
 from studio.plugins.api import GuidanceStep
 
 # built-in guidance types (named by their manifests in studio/plugins/builtins.py) ---------------------------------
@@ -129,6 +130,7 @@ class GuidedUNet(torch.nn.Module):
         self.runner = runner
         self.schedule = schedule
         self.cfg_batch = cfg_batch
+        self.timestep_values = TimestepValues()  # Sampling.install gives it the pipeline's scheduler
 
     def __getattr__(self, name: str):
         try:
@@ -148,8 +150,7 @@ class GuidedUNet(torch.nn.Module):
         return UNet2DConditionOutput(sample=output) if return_dict else (output,)
 
     def _guided(self, output: torch.Tensor, sample: torch.Tensor, timestep: Any, args: tuple, kwargs: dict) -> torch.Tensor:
-        t = float(timestep.flatten()[0]) if isinstance(timestep, torch.Tensor) else float(timestep)
-        sigma = self.schedule.sigma_at(t)
+        sigma = self.schedule.sigma_at(self.timestep_values(timestep))
         channels = output.shape[1]
         model_input = sample[:, :channels]  # inpainting UNets also see the mask and the masked picture
         if self.cfg_batch:

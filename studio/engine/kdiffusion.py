@@ -122,6 +122,7 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         self.num_inference_steps: int | None = None
         self.sigmas = torch.zeros(0)
         self.timesteps = torch.zeros(0)
+        self.timesteps_revision = 0
         self.evaluation_sigmas: list[float] = []
         self._begin_index: int | None = None
         self._reset()
@@ -144,6 +145,7 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         self.order = per_step[0] if uniform and len(per_step) == num_inference_steps else 1
         times = [self.noise_schedule.timestep_at(s) for s in self.evaluation_sigmas]
         self.timesteps = torch.tensor(times, dtype=torch.float32, device=device)
+        self.timesteps_revision += 1  # tells the guided UNet's host copy of the timesteps to refresh
         self._begin_index = None
 
     def set_begin_index(self, begin_index: int = 0) -> None:
@@ -165,6 +167,7 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         if not _same_sigmas(planned, self._plan):
             times = [self.noise_schedule.timestep_at(s) for s in planned]
             self.timesteps[begin_index:] = torch.tensor(times, dtype=self.timesteps.dtype, device=self.timesteps.device)
+            self.timesteps_revision += 1
             self._plan = planned
 
     @property

@@ -47,6 +47,7 @@ class Sampling:
 
     def install(self, pipe):
         pipe.unet = self.pipeline_unet
+        self.unet.timestep_values.scheduler = pipe.scheduler
         stock = self.scale > 1 and getattr(self.unet.config, "time_cond_proj_dim", None) is None
         if stock != self.cfg_batch:
             pipe.__class__ = _with_cfg_batch(type(pipe))

@@ -178,3 +178,20 @@ def test_a_k_diffusion_sampler_plugin_upscales_in_tiles(tiny_model, store, job_r
     assert result.pixels.shape == (96, 128, 3) and np.isfinite(result.pixels).all()
     assert {p.step for p in steps} == {1, 2, 3}
     assert result.metadata.run["plugins"]["sampler"]["name"] == "k_euler"
+
+
+def test_guidance_reads_each_steps_timestep_from_the_schedule_without_a_host_sync(tiny_model, store, files,
+                                                                                   job_registry, monkeypatch):
+    """The guided wrapper gets sigma from the pipeline's own scheduler's timesteps, copied to the host once, so a
+    GPU job keeps queueing kernels ahead instead of waiting at every step."""
+    from studio.engine.plugin_adapters import build_sampling_pipeline
+    from studio.engine.timestep_values import TimestepValues
+
+    job = recipe(tiny_model("sd1"), files, guidance_type="cfg_rescale", guidance_params={"rescale": 0.5})
+    pipe = build_sampling_pipeline(store.get(job.model), "inpaint", job)
+    assert pipe.unet.timestep_values.scheduler is pipe.scheduler
+    found = []
+    lookup = TimestepValues._lookup
+    monkeypatch.setattr(TimestepValues, "_lookup", lambda self, t: found.append(lookup(self, t)) or found[-1])
+    run_recipe(job, store)
+    assert len(found) == 3 and None not in found, found
