@@ -29,6 +29,8 @@ SWEEPABLE = ("seed", "guidance", "steps", "strength", "sampler", "controlnet_sca
 MAX_CLIP_SKIP = 12  # AUTOMATIC1111's "Clip skip" slider: 1 (off) to 12, the layers of SD 1.x's text encoder
 DEFAULT_UPSCALE_FACTOR = 2.0  # upscaling with a Stable Diffusion checkpoint, when the recipe gives no factor
 MAX_LORA_WEIGHT = 4.0  # AUTOMATIC1111's sliders stop at ±2; a little beyond stays usable, further is noise
+HIRES_TASKS = ("inpaint", "sdedit", "controlnet")  # the generating tasks; upscale has its own factor
+MAX_HIRES_FACTOR = 4.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,16 @@ class LoraRef:
     @property
     def name(self) -> str:
         return Path(self.path).stem
+
+
+@dataclass(frozen=True)
+class HiresFix:
+    """A second pass after generating (AUTOMATIC1111's hires fix): the whole result enlarged `factor` times with
+    Lanczos, then redrawn at `strength` in tiles of the model's native size; `steps` 0 takes the recipe's."""
+
+    factor: float = 2.0
+    strength: float = 0.5
+    steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,7 @@ class Recipe:
     controlnets: tuple[ControlUnit, ...] = ()
     loras: tuple[LoraRef, ...] = ()
     embeddings: tuple[EmbeddingRef, ...] = ()
+    hires: HiresFix | None = None
     sweep: dict = field(default_factory=dict)  # axis → list of values; see core/sweeps.py
     version: int = RECIPE_VERSION
     extras: dict = field(default_factory=dict)
@@ -115,8 +128,9 @@ class Recipe:
         data["batch_seeds"] = list(self.batch_seeds) if self.batch_seeds else None
         if self.clip_skip == 1:
             del data["clip_skip"]  # recipes without clip skip read and compare as before it existed
-        if self.upscale_factor is None:
-            del data["upscale_factor"]
+        for name in ("upscale_factor", "hires"):
+            if data[name] is None:
+                del data[name]  # recipes without them read and compare as before they existed
         for name in ("extras", "sampler_params", "guidance_params", "controlnets", "loras", "embeddings", "sweep",
                      "batch_seeds"):
             if not data[name]:
@@ -315,6 +329,19 @@ def _embeddings(name: str, value: Any) -> tuple[EmbeddingRef, ...]:
     return tuple(embeddings)
 
 
+def _hires(name: str, value: Any) -> HiresFix:
+    data = _mapping(name, value)
+    known = {f.name for f in fields(HiresFix)}
+    for key in data:
+        if key not in known:
+            raise RecipeError(f"{name}.{key}", f"unknown field; known fields are {', '.join(sorted(known))}")
+    return HiresFix(
+        factor=_number(f"{name}.factor", data.get("factor", HiresFix.factor), 1.0, MAX_HIRES_FACTOR),
+        strength=_number(f"{name}.strength", data.get("strength", HiresFix.strength), 0.0, 1.0),
+        steps=_integer(f"{name}.steps", data.get("steps", HiresFix.steps), 0, 1000),
+    )
+
+
 def _lora(name: str, value: Any) -> LoraRef:
     data = _mapping(name, value)
     path = _safetensors_path(name, data, {f.name for f in fields(LoraRef)}, "LoRAs")
@@ -368,6 +395,7 @@ _CHECKS = {
     "controlnets": _control_units,
     "loras": _loras,
     "embeddings": _embeddings,
+    "hires": lambda n, v: _optional(_hires, n, v),
     "sweep": _sweep,
     "extras": _mapping,
 }
@@ -402,6 +430,9 @@ def _check_task_inputs(recipe: Recipe) -> None:
         raise RecipeError("mask", "is required for task 'inpaint'")
     if recipe.batch_seeds is not None and (recipe.seed not in recipe.batch_seeds or recipe.variations != 1):
         raise RecipeError("batch_seeds", "must hold the recipe's seed, with variations 1")
+    if recipe.hires is not None and recipe.task not in HIRES_TASKS:
+        raise RecipeError("hires", f"is a second pass after generating ({', '.join(HIRES_TASKS)}); task "
+                          f"'{recipe.task}' enlarges by its upscale_factor")
     if recipe.tile_overlap >= recipe.tile_size:
         raise RecipeError("tile_overlap", f"must be smaller than tile_size ({recipe.tile_size}), got {recipe.tile_overlap}")
     if (recipe.width is None) != (recipe.height is None):

@@ -20,6 +20,7 @@ from studio.engine.control_generate import control_generate
 from studio.engine.controlnet import prepare_controls
 from studio.engine.inpaint import inpaint
 from studio.engine.embeddings import embedding_hashes
+from studio.engine.hires_fix import with_hires_fix
 from studio.engine.loras import apply_loras, lora_hashes
 from studio.engine.memory import is_host_out_of_memory, is_out_of_memory
 from studio.engine.model_store import ModelStore
@@ -147,6 +148,9 @@ def _runner(recipe: Recipe, model):
     if recipe.controlnets:
         raise StudioError(f"ControlNets steer Stable Diffusion models; the starter model {model.info.name} "
                           "cannot use them")
+    if recipe.hires is not None:
+        raise StudioError(f"hires fix redraws with a Stable Diffusion checkpoint; the starter model {model.info.name} "
+                          "cannot: switch it off, or upscale the result with the starter upscaler")
     if recipe.loras:
         raise StudioError(f"LoRAs adapt Stable Diffusion models; the starter model {model.info.name} cannot use them")
     if recipe.embeddings:
@@ -205,7 +209,7 @@ def run_recipe(
     for group in recipe.seed_groups(recipe.batch_size or auto_batch_size(model, recipe)):
         call = TaskCall(model, recipe, inputs.picture, inputs.mask, group, item, recipe.variations, on_progress,
                         cancel, controls)
-        pictures = _run_with_memory_retry(store, lambda: runner(call))
+        pictures = _run_with_memory_retry(store, lambda: with_hires_fix(runner, call))
         batch_seeds = tuple(group) if len(group) > 1 else None
         for seed, pixels in zip(group, pictures):
             if recipe.batch_seeds and seed != recipe.seed:

@@ -9,6 +9,8 @@ strength around 0.3 keeps the picture and sharpens it, more invents more.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 from PIL import Image
 
@@ -39,6 +41,19 @@ def sd_upscale(call: TaskCall) -> list[np.ndarray]:
     pipe = build_sampling_pipeline(call.model, task, recipe)
     tile = call.model.native_size // MULTIPLE
     pipe.unet = TiledUNet(pipe.unet, tile, min(recipe.tile_overlap // MULTIPLE or tile // 4, tile // 2))
-    pipe.vae.enable_tiling()  # decoding a large picture whole would need memory for all of it
-    return run_pipeline(pipe, recipe, call.seeds, call.step_hook(), image=Image.fromarray(enlarged),
-                        strength=recipe.strength, **extra)
+    with _tiled(pipe.vae):  # decoding a large picture whole would need memory for all of it
+        return run_pipeline(pipe, recipe, call.seeds, call.step_hook(), image=Image.fromarray(enlarged),
+                            strength=recipe.strength, **extra)
+
+
+@contextmanager
+def _tiled(vae):
+    """VAE tiling for this job only: the checkpoint's VAE serves its other tasks too, and their pictures must
+    not depend on whether an upscale ran before (tiles change the last bits)."""
+    was_tiled = vae.use_tiling
+    vae.enable_tiling()
+    try:
+        yield
+    finally:
+        if not was_tiled:
+            vae.disable_tiling()

@@ -70,3 +70,16 @@ def test_sdxl_and_inpainting_checkpoints_upscale_too(tiny_model, store, flavour)
 def test_a_starter_photo_model_is_no_upscaler(tiny_model, store):
     with pytest.raises(StudioError, match="needs an upscaler model or a Stable Diffusion checkpoint"):
         upscale(store, tiny_model("starter_photo"))
+
+
+def test_the_checkpoints_other_tasks_are_untouched_by_an_upscale(tiny_model, store):
+    """The VAE is tiled for the upscale only: a later SDEdit gives the picture it gave before (as `studio run`
+    reproduces it in a fresh process)."""
+    model = tiny_model("sd1")
+    edit = parse_recipe({"task": "sdedit", "model": str(model), "image": "p.png", "steps": 3, "strength": 0.7,
+                         "seed": 2, "sampler": "euler"})
+    before = run_recipe(edit, store, inputs=inputs_from_arrays(picture(), None))[0].pixels
+    upscale(store, model, steps=2)
+    assert not store.get(str(model)).components["vae"].use_tiling
+    after = run_recipe(edit, store, inputs=inputs_from_arrays(picture(), None))[0].pixels
+    assert np.array_equal(after, before)
