@@ -1,10 +1,10 @@
 """Reading AUTOMATIC1111's `parameters` text (the "PNG Info" of pictures made by A1111, Forge, Civitai and
 Studio itself) back into panel values: prompt, negative prompt, steps, sampler, CFG scale, seed, denoising
-strength, clip skip and the inpainting fields. LoRA tags stay in the prompt, where Studio reads them.
+strength, clip skip, hires fix and the inpainting fields. LoRA tags stay in the prompt, where Studio reads them.
 
 The text is split as A1111's `parse_generation_parameters` splits it: prompt lines, then the lines after
 "Negative prompt:", then a last line of `Key: value` pairs (a quoted value may hold commas). What Studio has no
-equal for (a sampler it lacks, "latent noise" content, hires fix…) becomes a note instead of a guess.
+equal for (a sampler it lacks, "latent noise" content, a latent hires upscaler…) becomes a note instead of a guess.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from studio.core.recipe import MAX_CLIP_SKIP, MAX_SEED
+from studio.core.recipe import MAX_CLIP_SKIP, MAX_HIRES_FACTOR, MAX_SEED
 
 PAIR = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')  # A1111's re_param
 NEGATIVE = "Negative prompt:"
 KARRAS = "Karras"
 MASKED_CONTENT = {"original": "original", "fill": "fill"}
-NOT_SUPPORTED = {"Hires upscale": "hires fix", "Hires steps": "hires fix", "Hires upscaler": "hires fix",
-                 "ADetailer model": "ADetailer", "Refiner": "the SDXL refiner", "Variation seed": "variation seeds"}
+A1111_HIRES_STRENGTH = 0.7  # A1111's default hires denoising strength, for a text that leaves it out
+NOT_SUPPORTED = {"ADetailer model": "ADetailer", "Refiner": "the SDXL refiner", "Variation seed": "variation seeds"}
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,10 @@ def parse_parameters(text: str, samplers: Sequence[SamplerName] = ()) -> Paramet
     _number(pairs, "Steps", int, 1, 1000, values, "steps", notes)
     _number(pairs, "CFG scale", float, 0.0, 100.0, values, "guidance", notes)
     _number(pairs, "Seed", int, 0, MAX_SEED, values, "seed", notes)
-    _number(pairs, "Denoising strength", float, 0.0, 1.0, values, "strength", notes)
+    if "Hires upscale" in pairs:  # A1111's "Denoising strength" is then the hires fix's
+        _hires(pairs, values, notes)
+    else:
+        _number(pairs, "Denoising strength", float, 0.0, 1.0, values, "strength", notes)
     _number(pairs, "Clip skip", int, 1, MAX_CLIP_SKIP, values, "clip_skip", notes)
     _number(pairs, "Mask blur", float, 0.0, 256.0, values, "mask_feather", notes)
     _number(pairs, "Masked area padding", int, 0, 4096, values, "mask_padding", notes)
@@ -97,6 +100,19 @@ def parse_parameters(text: str, samplers: Sequence[SamplerName] = ()) -> Paramet
     if features:
         notes.append(f"{', '.join(features)} not carried over: Studio has no equal")
     return found
+
+
+def _hires(pairs: dict, values: dict, notes: list) -> None:
+    hires = {"use": True, "strength": A1111_HIRES_STRENGTH, "steps": 0}
+    _number(pairs, "Hires upscale", float, 1.0, MAX_HIRES_FACTOR, hires, "factor", notes)
+    _number(pairs, "Denoising strength", float, 0.0, 1.0, hires, "strength", notes)
+    _number(pairs, "Hires steps", int, 0, 1000, hires, "steps", notes)
+    if "factor" not in hires:
+        return
+    values["hires"] = hires
+    upscaler = pairs.get("Hires upscaler", "")
+    if upscaler and upscaler.lower() not in ("lanczos", "none"):
+        notes.append(f"hires upscaler '{upscaler}' has no equal in Studio; its hires fix enlarges with Lanczos")
 
 
 def _number(pairs: dict, key: str, kind: Callable, low: float, high: float, values: dict, name: str,

@@ -54,6 +54,9 @@ class ResultMetadata:
         return cls(parse_recipe(data["recipe"]), dict(data.get("hashes", {})), dict(data.get("run", {})))
 
 
+HIRES_UPSCALER = "Lanczos"  # how the hires fix enlarges (engine/hires_fix.py), in A1111's words
+
+
 def a1111_parameters(meta: ResultMetadata, size: tuple[int, int]) -> str:
     """The `parameters` text AUTOMATIC1111, Civitai and most viewers read."""
     recipe = meta.recipe
@@ -69,6 +72,11 @@ def a1111_parameters(meta: ResultMetadata, size: tuple[int, int]) -> str:
     }
     if recipe.clip_skip > 1:
         fields["Clip skip"] = recipe.clip_skip  # A1111 writes it only when it is not 1
+    if recipe.hires is not None:  # as A1111 writes a hires fix: its strength is the "Denoising strength"
+        fields["Denoising strength"] = f"{recipe.hires.strength:g}"
+        fields["Hires upscale"] = f"{recipe.hires.factor:g}"
+        fields["Hires steps"] = recipe.hires.steps or ""
+        fields["Hires upscaler"] = HIRES_UPSCALER
     if recipe.task == "inpaint":
         fields["Mask blur"] = f"{recipe.mask_feather:g}"
         fields["Inpaint area"] = "Only masked" if recipe.inpaint_area == "masked" else "Whole picture"

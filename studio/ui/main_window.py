@@ -585,10 +585,13 @@ class MainWindow(QMainWindow):
             self.show_message("This result was made before the picture changed size; export it, or undo the size "
                               "change to apply it.", WARNING)
             return False
-        resizing = result.pixels.shape != self.document.picture.shape and result.metadata.recipe.task == "upscale"
+        recipe = result.metadata.recipe
+        enlarged = recipe.task == "upscale" or recipe.hires is not None
+        resizing = result.pixels.shape != self.document.picture.shape and enlarged
         try:
-            if resizing:  # the picture becomes the upscaled one; the mask and control maps are scaled with it
-                change = self.document.resize(result.pixels, "Apply upscaled result")
+            if resizing:  # the picture becomes the enlarged one; the mask and control maps are scaled with it
+                label = "Apply upscaled result" if recipe.task == "upscale" else "Apply hires result"
+                change = self.document.resize(result.pixels, label)
             else:
                 change = self.document.apply_result(result.pixels, result.changed)
         except ValueError as error:

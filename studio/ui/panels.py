@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,11 @@ from studio import plugins
 from studio.core.a1111_params import SamplerName
 from studio.core.embedding_words import apply_embedding_words
 from studio.core.lora_tags import apply_lora_tags, files_by_name, strip_lora_tags
-from studio.core.recipe import MAX_CLIP_SKIP, TASKS, Recipe
+from studio.core.recipe import HIRES_TASKS, MAX_CLIP_SKIP, TASKS, Recipe
 from studio.plugins import builtins
 from studio.ui.control_panel import ControlPanel
 from studio.ui.fields import SeedField, SliderField
+from studio.ui.hires_options import HiresOptions
 from studio.ui.lora_panel import LoraPanel
 from studio.ui.model_panel import describe
 from studio.ui.plugin_params import ParameterForm
@@ -191,6 +193,7 @@ class RecipePanel(QWidget):
         self.controls = ControlPanel()
         self.loras = LoraPanel()
         self.upscale = UpscaleOptions()
+        self.hires = HiresOptions()
         self.starter_note = QLabel()
         self.starter_note.setObjectName("starterNote")
         self.starter_note.setWordWrap(True)
@@ -239,6 +242,7 @@ class RecipePanel(QWidget):
         size_row.setContentsMargins(0, 0, 0, 0)
         form.addRow("Size", self.size_row)
         layout.addWidget(sampling)
+        layout.addWidget(self.hires)
         layout.addWidget(self.loras)
 
         self.mask_group = QGroupBox("Mask")
@@ -268,7 +272,7 @@ class RecipePanel(QWidget):
             self.mask_grow.valueChanged, self.mask_feather.valueChanged, self.inpaint_area.currentIndexChanged,
             self.mask_padding.valueChanged, self.masked_content.currentIndexChanged, self.controls.changed,
             self.upscale.changed, self.sampler_params.changed, self.guidance_params.changed, self.loras.changed,
-            self.style.changed,
+            self.style.changed, self.hires.changed,
         ):
             signal.connect(self.changed)
         self.sampler.currentIndexChanged.connect(self._show_sampler_params)
@@ -351,6 +355,11 @@ class RecipePanel(QWidget):
         starter models)."""
         return (self.current_task != "upscale" or self.sd_upscale) and not self.starter_in_use
 
+    @property
+    def uses_hires(self) -> bool:
+        """Whether a job takes the hires fix: the generating tasks of Stable Diffusion models."""
+        return self.current_task in HIRES_TASKS and not self.starter_in_use
+
     def _show_starter_note(self) -> None:
         starter = self.starter_in_use
         runs = starter and self.current_task in STARTER_TASKS
@@ -362,6 +371,7 @@ class RecipePanel(QWidget):
         self.prompt.setPlaceholderText("Starter models ignore prompts" if runs else PROMPT_HINTS.get(self.current_task, ""))
         self.controls.setVisible(self.uses_controlnets)
         self.loras.setVisible(self.uses_loras)
+        self.hires.setVisible(self.uses_hires)
         self.upscale.set_starter(runs and self.current_task == "upscale")
 
     def _offer_names(self) -> None:
@@ -469,6 +479,8 @@ class RecipePanel(QWidget):
             values.update(self.upscale.values())
         if self.uses_clip_skip:
             values["clip_skip"] = self.clip_skip.value()
+        if self.uses_hires:
+            values["hires"] = self.hires.values()
         if self.starter_in_use:
             return strip_lora_tags(values)  # a starter model reads no prompt
         values = self.style.apply(values)  # a style may hold LoRA tags and embedding names too
@@ -505,6 +517,7 @@ class RecipePanel(QWidget):
             "controlnet": self.controls.state(),
             "upscale": self.upscale.state(),
             "loras": self.loras.state(),
+            "hires": self.hires.state(),
             "style": self.style.current_name,
         }
         return values
@@ -536,6 +549,7 @@ class RecipePanel(QWidget):
             "masked_content": lambda v: _select(self.masked_content, v),
             "controlnet": self.controls.restore,
             "upscale": self.upscale.restore,
+            "hires": self.hires.restore,
             "loras": self.loras.restore,  # checks each entry before Qt sees it (lora_panel.checked_loras)
             "style": self.style.choose,  # "" for none: a recipe's prompts hold their style already
         }
@@ -574,6 +588,8 @@ class RecipePanel(QWidget):
                                                    or recipe.clip_skip > 1)  # a checkpoint upscaled it
         if recipe.task != "upscale" or sd_upscale:  # the ×4 upscaler has no clip skip: the one shown stays
             state["clip_skip"] = recipe.clip_skip
+        if recipe.task in HIRES_TASKS:
+            state["hires"] = {"use": False} if recipe.hires is None else {"use": True, **asdict(recipe.hires)}
         if recipe.task in TASKS_USING_LORAS or sd_upscale:  # nor LoRAs: the LoRAs shown stay
             state["loras"] = [{"path": lora.path, "weight": lora.weight} for lora in recipe.loras]
         state["upscale"] = {"noise_level": recipe.noise_level, "tile_size": recipe.tile_size,

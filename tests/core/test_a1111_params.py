@@ -46,14 +46,14 @@ def test_sampler_names_and_schedules_map_to_studios(sampler, schedule, expected,
 
 
 def test_what_studio_lacks_is_noted_and_the_rest_still_read():
-    text = ("a cat\nSteps: 20, Sampler: DPM2 a Karras, CFG scale: 7, Seed: 5, Hires upscale: 2, Hires steps: 10, "
+    text = ("a cat\nSteps: 20, Sampler: DPM2 a Karras, CFG scale: 7, Seed: 5, Refiner: sdxl_refiner, "
             "Masked content: latent noise, DDIM Karras: x, Clip skip: 40")
     found = parse_parameters(text, SAMPLERS)
     assert "sampler" not in found.values and found.values["seed"] == 5 and "clip_skip" not in found.values
     assert found.notes == ["Clip skip 40 is out of Studio's range (1 to 12)",
                            "masked content 'latent noise' has no equal in Studio (original and fill do)",
                            "sampler 'DPM2 a Karras' is not one Studio has; the sampler shown is kept",
-                           "hires fix not carried over: Studio has no equal"]
+                           "the SDXL refiner not carried over: Studio has no equal"]
     assert parse_parameters("a cat\nSteps: 20, Sampler: DDIM, Schedule type: Karras, Seed: 1", SAMPLERS).notes == [
         "DDIM has no Karras schedule in Studio; it runs with its own"]
 
@@ -80,3 +80,16 @@ def test_studios_own_text_reads_back_to_its_recipe():
                  "mask_feather", "inpaint_area", "mask_padding", "masked_content"):
         assert found.values[name] == getattr(recipe, name), name
     assert found.model_name == "dream" and found.notes == []
+
+
+def test_a_hires_fix_is_read_with_its_strength_from_the_denoising_strength():
+    text = ("a castle\nSteps: 20, Sampler: Euler, Seed: 5, Denoising strength: 0.45, Hires upscale: 1.5, "
+            "Hires steps: 10, Hires upscaler: Latent")
+    found = parse_parameters(text, SAMPLERS)
+    assert found.values["hires"] == {"use": True, "factor": 1.5, "strength": 0.45, "steps": 10}
+    assert "strength" not in found.values, "A1111's denoising strength belongs to the hires fix here"
+    assert found.notes == ["hires upscaler 'Latent' has no equal in Studio; its hires fix enlarges with Lanczos"]
+    plain = parse_parameters("a castle\nSteps: 20, Seed: 5, Hires upscale: 2, Hires upscaler: Lanczos", SAMPLERS)
+    assert plain.values["hires"] == {"use": True, "factor": 2.0, "strength": 0.7, "steps": 0} and plain.notes == []
+    wild = parse_parameters("a castle\nSteps: 20, Seed: 5, Hires upscale: 9", SAMPLERS)
+    assert "hires" not in wild.values and wild.notes == ["Hires upscale 9 is out of Studio's range (1 to 4)"]

@@ -68,3 +68,19 @@ def test_loras_are_written_as_automatic1111_writes_them(tmp_path):
     assert f'Lora hashes: "ink v2: {"aa" * 6}, rain: {"bb" * 6}", Version: Studio 0.1.0' in settings
     assert read_metadata(path).recipe.loras == recipe.loras
     assert "Lora hashes" not in read_parameters(write_png(tmp_path / "plain.png", np.zeros((8, 8, 3), np.uint8), META))
+
+
+def test_a_hires_fix_is_written_as_automatic1111_writes_it_and_read_back(tmp_path):
+    from studio.core.a1111_params import parse_parameters
+
+    hires = ResultMetadata(RECIPE.replace(strength=1.0, hires={"factor": 2, "strength": 0.45, "steps": 12}),
+                           META.hashes, META.run)
+    path = write_png(tmp_path / "r.png", np.zeros((16, 32, 3), np.uint8), hires)
+    settings = read_parameters(path).split("\n")[2]
+    assert "Denoising strength: 0.45, " in settings
+    assert "Hires upscale: 2, Hires steps: 12, Hires upscaler: Lanczos" in settings
+    assert parse_parameters(read_parameters(path)).values["hires"] == {"use": True, "factor": 2.0, "strength": 0.45,
+                                                                     "steps": 12}
+    assert read_metadata(path).recipe.hires.steps == 12
+    without_steps = ResultMetadata(RECIPE.replace(hires={"factor": 2}), META.hashes, META.run)
+    assert "Hires steps" not in read_parameters(write_png(tmp_path / "s.png", np.zeros((8, 8, 3), np.uint8), without_steps))

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from studio.core.errors import RecipeError
-from studio.core.recipe import RECIPE_VERSION, Recipe, load_recipe, parse_recipe
+from studio.core.recipe import RECIPE_VERSION, HiresFix, Recipe, load_recipe, parse_recipe
 
 MINIMAL = {"task": "inpaint", "model": "m.safetensors", "image": "a.png", "mask": "m.png"}
 
@@ -168,3 +168,32 @@ def test_upscale_recipes_may_carry_loras_and_a_factor_for_a_stable_diffusion_ups
     assert "upscale_factor" not in parse_recipe({"task": "upscale", "model": "x4", "image": "a.png"}).to_dict()
     with pytest.raises(RecipeError, match="upscale_factor"):
         parse_recipe({"task": "upscale", "model": "x4", "image": "a.png", "upscale_factor": 9})
+
+
+def test_hires_fix_is_an_optional_second_pass_of_the_generating_tasks():
+    recipe = parse_recipe({"task": "inpaint", "model": "m.safetensors", "image": "a.png", "mask": "m.png",
+                           "hires": {"factor": 1.5}})
+    assert recipe.hires == HiresFix(factor=1.5, strength=0.5, steps=0)
+    assert parse_recipe(recipe.to_dict()) == recipe and recipe.to_dict()["hires"] == {"factor": 1.5, "strength": 0.5,
+                                                                                         "steps": 0}
+    assert "hires" not in parse_recipe({"task": "sdedit", "model": "m", "image": "a.png"}).to_dict()
+    assert parse_recipe({"task": "sdedit", "model": "m", "image": "a.png", "hires": None}).hires is None
+
+
+@pytest.mark.parametrize("hires, field, reason", [
+    ({"factor": 5}, "hires.factor", "between 1.0 and 4.0"),
+    ({"strength": 1.5}, "hires.strength", "between 0.0 and 1.0"),
+    ({"steps": 2.5}, "hires.steps", "whole number"),
+    ({"upscaler": "latent"}, "hires.upscaler", "unknown field"),
+    ("2x", "hires", "must be an object"),
+])
+def test_bad_hires_fields_are_named(hires, field, reason):
+    with pytest.raises(RecipeError, match=reason) as error:
+        parse_recipe({"task": "sdedit", "model": "m", "image": "a.png", "hires": hires})
+    assert error.value.field == field
+
+
+def test_upscaling_has_its_own_factor_not_a_hires_fix():
+    with pytest.raises(RecipeError, match="upscale_factor") as error:
+        parse_recipe({"task": "upscale", "model": "m", "image": "a.png", "hires": {"factor": 2}})
+    assert error.value.field == "hires"

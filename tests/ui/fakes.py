@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QObject, Slot
 
 from studio.core.masks import composite
@@ -34,7 +35,8 @@ class FakeResult:
 
 
 class FakeBackend:
-    """Paints the masked area a flat colour, one 'step' at a time (an upscale: the picture ×4, nearest). `gate`,
+    """Paints the masked area a flat colour, one 'step' at a time (an upscale: the picture ×4, nearest; a hires
+    fix: the painted picture enlarged by its factor, nearest). `gate`,
     when given, holds every step until the test releases it, so a test can act in the middle of a job; `error`
     makes the job raise it. Control maps: thresholded brightness steps for any preprocessor ('edges')."""
 
@@ -108,7 +110,13 @@ class FakeBackend:
         fill = np.empty_like(request.picture)
         fill[...] = ((FILL[0] + seed) % 256, FILL[1], FILL[2])
         mask = request.mask if request.mask is not None else np.full(request.picture.shape[:2], 255, np.uint8)
-        return composite(request.picture, fill, mask)
+        painted = composite(request.picture, fill, mask)
+        hires = request.recipe.hires
+        if hires is None:
+            return painted
+        height, width = painted.shape[:2]  # a hires fix: the whole picture enlarged
+        size = (round(width * hires.factor), round(height * hires.factor))
+        return np.asarray(Image.fromarray(painted).resize(size, Image.Resampling.NEAREST))
 
 
 class WorkerRecorder(QObject):

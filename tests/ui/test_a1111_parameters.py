@@ -10,7 +10,8 @@ from PySide6.QtGui import QGuiApplication
 TEXT = """a lighthouse at dusk <lora:ink:0.7>
 Negative prompt: blurry
 Steps: 28, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234567890, Size: 64x64, \
-Model hash: 6ce0161689, Model: tiny-sd15, Denoising strength: 0.45, Clip skip: 2, Hires upscale: 2"""
+Model hash: 6ce0161689, Model: tiny-sd15, Denoising strength: 0.45, Clip skip: 2, Hires upscale: 2, \
+Hires upscaler: Latent"""
 
 
 def a1111_png(path, text=TEXT):
@@ -32,7 +33,7 @@ def check_filled(panel):
     assert panel.negative_prompt.toPlainText() == "blurry"
     assert (panel.steps.value(), panel.guidance.value(), panel.seed.seed, panel.seed.locked) == (28, 6.5, 1234567890, True)
     assert panel.sampler.currentData() == "dpmpp_2m_karras" and panel.clip_skip.value() == 2
-    assert panel.strength.value() == 0.45
+    assert panel.hires.isChecked() and (panel.hires.factor.value(), panel.hires.strength.value()) == (2.0, 0.45)
 
 
 def test_opening_an_a1111_picture_fills_the_panels_and_picks_its_model(make_window, fake_model, tmp_path):
@@ -49,7 +50,7 @@ def test_opening_an_a1111_picture_fills_the_panels_and_picks_its_model(make_wind
         assert window.models.current == str(fake_model)
         message = window.message_bar.text
         assert f"Settings read from {picture.name}'s AUTOMATIC1111 parameters (prompt, steps 28, CFG 6.5, seed 1234567890)" in message
-        assert "Hires fix not carried over" in message
+        assert "Hires upscaler 'Latent' has no equal in Studio" in message
 
 
 def test_paste_generation_parameters_reads_the_clipboard(make_window, fake_model, picture_file):
