@@ -268,12 +268,15 @@ def _sweep(name: str, value: Any) -> dict[str, list]:
     return {axis: list(values) for axis, values in value.items()}
 
 
-def _control_unit(name: str, value: Any) -> ControlUnit:
-    data = _mapping(name, value)
-    known = {f.name for f in fields(ControlUnit)}
+def _known_fields(name: str, data: dict, known: set[str]) -> dict:
     for key in data:
         if key not in known:
             raise RecipeError(f"{name}.{key}", f"unknown field; known fields are {', '.join(sorted(known))}")
+    return data
+
+
+def _control_unit(name: str, value: Any) -> ControlUnit:
+    data = _known_fields(name, _mapping(name, value), {f.name for f in fields(ControlUnit)})
     if "model" not in data:
         raise RecipeError(f"{name}.model", "is required")
     unit = ControlUnit(
@@ -298,9 +301,7 @@ def _control_units(name: str, value: Any) -> tuple[ControlUnit, ...]:
 
 def _safetensors_path(name: str, data: dict, known: set, what: str) -> str:
     """The `path` of a LoRA or embedding entry: a .safetensors file (pickles can run code when read)."""
-    for key in data:
-        if key not in known:
-            raise RecipeError(f"{name}.{key}", f"unknown field; known fields are {', '.join(sorted(known))}")
+    _known_fields(name, data, known)
     if "path" not in data:
         raise RecipeError(f"{name}.path", "is required")
     path = _text(f"{name}.path", data["path"], allow_empty=False)
@@ -330,11 +331,7 @@ def _embeddings(name: str, value: Any) -> tuple[EmbeddingRef, ...]:
 
 
 def _hires(name: str, value: Any) -> HiresFix:
-    data = _mapping(name, value)
-    known = {f.name for f in fields(HiresFix)}
-    for key in data:
-        if key not in known:
-            raise RecipeError(f"{name}.{key}", f"unknown field; known fields are {', '.join(sorted(known))}")
+    data = _known_fields(name, _mapping(name, value), {f.name for f in fields(HiresFix)})
     return HiresFix(
         factor=_number(f"{name}.factor", data.get("factor", HiresFix.factor), 1.0, MAX_HIRES_FACTOR),
         strength=_number(f"{name}.strength", data.get("strength", HiresFix.strength), 0.0, 1.0),
