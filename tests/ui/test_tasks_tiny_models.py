@@ -161,3 +161,22 @@ def test_a_checkpoint_upscales_by_its_factor_with_an_embedding_named_in_the_prom
     recipe = result.metadata.recipe
     assert recipe.upscale_factor == 1.5 and [e.name for e in recipe.embeddings] == ["inkwash"]
     assert window.apply_result(0) and window.document.size == (64, 48)
+
+
+@pytest.mark.timeout(300)
+def test_text_to_image_with_a_hires_fix_on_a_new_canvas_through_the_engine(qtbot, make_window, tiny_model):
+    window = make_window(EngineBackend())
+    window.models.add_checkpoint(tiny_model("sd1"))
+    assert window.new_canvas(48, 32)
+    panel = window.recipe_panel
+    assert panel.current_task == "inpaint" and panel.hires.isVisible()
+    panel.steps.setValue(2)
+    choose(panel.sampler, "euler")
+    panel.prompt.setPlainText("a harbour at night")
+    panel.hires.setChecked(True)
+    panel.hires.factor.setValue(2.0)
+    panel.hires.strength.setValue(0.5)
+    run_job(qtbot, window)
+    result = window.results.results[0]
+    assert result.pixels.shape == (64, 96, 3) and result.metadata.recipe.hires.factor == 2.0
+    assert window.apply_result(0) and window.document.size == (96, 64)
