@@ -1,6 +1,6 @@
 """Reading AUTOMATIC1111's `parameters` text (the "PNG Info" of pictures made by A1111, Forge, Civitai and
 Studio itself) back into panel values: prompt, negative prompt, steps, sampler, CFG scale, seed, denoising
-strength, clip skip, hires fix and the inpainting fields. LoRA tags stay in the prompt, where Studio reads them.
+strength, clip skip, hires fix, tiling and the inpainting fields. LoRA tags stay in the prompt, where Studio reads them.
 
 The text is split as A1111's `parse_generation_parameters` splits it: prompt lines, then the lines after
 "Negative prompt:", then a last line of `Key: value` pairs (a quoted value may hold commas). What Studio has no
@@ -89,6 +89,8 @@ def parse_parameters(text: str, samplers: Sequence[SamplerName] = ()) -> Paramet
     _number(pairs, "Masked area padding", int, 0, 4096, values, "mask_padding", notes)
     if "Inpaint area" in pairs:
         values["inpaint_area"] = "masked" if pairs["Inpaint area"].lower() == "only masked" else "whole"
+    if pairs.get("Tiling", "").lower() == "true":
+        values["tiling"] = True
     content = pairs.get("Masked content", "").lower()
     if content in MASKED_CONTENT:
         values["masked_content"] = MASKED_CONTENT[content]

@@ -72,6 +72,8 @@ def a1111_parameters(meta: ResultMetadata, size: tuple[int, int]) -> str:
     }
     if recipe.clip_skip > 1:
         fields["Clip skip"] = recipe.clip_skip  # A1111 writes it only when it is not 1
+    if recipe.tiling:
+        fields["Tiling"] = "True"
     if recipe.hires is not None:  # as A1111 writes a hires fix: its strength is the "Denoising strength"
         fields["Denoising strength"] = f"{recipe.hires.strength:g}"
         fields["Hires upscale"] = f"{recipe.hires.factor:g}"

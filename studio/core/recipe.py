@@ -116,6 +116,7 @@ class Recipe:
     loras: tuple[LoraRef, ...] = ()
     embeddings: tuple[EmbeddingRef, ...] = ()
     hires: HiresFix | None = None
+    tiling: bool = False  # seamless: the picture's edges continue each other (A1111's "Tiling")
     sweep: dict = field(default_factory=dict)  # axis → list of values; see core/sweeps.py
     version: int = RECIPE_VERSION
     extras: dict = field(default_factory=dict)
@@ -131,6 +132,8 @@ class Recipe:
         for name in ("upscale_factor", "hires"):
             if data[name] is None:
                 del data[name]  # recipes without them read and compare as before they existed
+        if not self.tiling:
+            del data["tiling"]
         for name in ("extras", "sampler_params", "guidance_params", "controlnets", "loras", "embeddings", "sweep",
                      "batch_seeds"):
             if not data[name]:
@@ -204,6 +207,12 @@ def _text(name: str, value: Any, *, allow_empty: bool = True) -> str:
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise RecipeError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise RecipeError(name, f"must be true or false, got {value!r}")
     return value
 
 
@@ -393,6 +402,7 @@ _CHECKS = {
     "loras": _loras,
     "embeddings": _embeddings,
     "hires": lambda n, v: _optional(_hires, n, v),
+    "tiling": _boolean,
     "sweep": _sweep,
     "extras": _mapping,
 }
@@ -430,11 +440,26 @@ def _check_task_inputs(recipe: Recipe) -> None:
     if recipe.hires is not None and recipe.task not in HIRES_TASKS:
         raise RecipeError("hires", f"is a second pass after generating ({', '.join(HIRES_TASKS)}); task "
                           f"'{recipe.task}' enlarges by its upscale_factor")
+    if recipe.tiling:
+        _check_tiling(recipe)
     if recipe.tile_overlap >= recipe.tile_size:
         raise RecipeError("tile_overlap", f"must be smaller than tile_size ({recipe.tile_size}), got {recipe.tile_overlap}")
     if (recipe.width is None) != (recipe.height is None):
         missing = "height" if recipe.height is None else "width"
         raise RecipeError(missing, "width and height must be given together")
+
+
+def _check_tiling(recipe: Recipe) -> None:
+    """A seamless picture is made whole by one pass of the model: not in parts, not enlarged afterwards."""
+    if recipe.task not in HIRES_TASKS:
+        raise RecipeError("tiling", f"makes a seamless picture in one pass ({', '.join(HIRES_TASKS)}); task "
+                          f"'{recipe.task}' works in tiles of its own")
+    if recipe.inpaint_area == "masked":
+        raise RecipeError("tiling", "needs the whole picture: use inpaint_area 'whole' (the mask's box alone has "
+                          "no edges to join)")
+    if recipe.hires is not None:
+        raise RecipeError("tiling", "and a hires fix do not go together yet: the second pass works in tiles, "
+                          "which would break the seams")
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -21,6 +21,7 @@ from studio.engine.controlnet import prepare_controls
 from studio.engine.inpaint import inpaint
 from studio.engine.embeddings import embedding_hashes
 from studio.engine.hires_fix import with_hires_fix
+from studio.engine.seamless import seamless
 from studio.engine.loras import apply_loras, lora_hashes
 from studio.engine.memory import is_host_out_of_memory, is_out_of_memory
 from studio.engine.model_store import ModelStore
@@ -148,6 +149,9 @@ def _runner(recipe: Recipe, model):
     if recipe.controlnets:
         raise StudioError(f"ControlNets steer Stable Diffusion models; the starter model {model.info.name} "
                           "cannot use them")
+    if recipe.tiling:
+        raise StudioError(f"seamless tiling is for Stable Diffusion models; the starter model {model.info.name} "
+                          "cannot make one: switch Tiling off")
     if recipe.hires is not None:
         raise StudioError(f"hires fix redraws with a Stable Diffusion checkpoint; the starter model {model.info.name} "
                           "cannot: switch it off, or upscale the result with the starter upscaler")
@@ -170,6 +174,12 @@ def _check_x4_upscaler(recipe: Recipe, model) -> None:
     if recipe.clip_skip > 1:
         raise StudioError(f"the ×4 upscaler {model.info.name} has no clip skip: use 1 (or a Stable Diffusion "
                           "checkpoint as the upscale model)")
+
+
+def _job_modules(model, controls) -> list[torch.nn.Module]:
+    """The networks a job runs: the model's UNet and VAE, and its ControlNets."""
+    modules = [model.components[name] for name in ("unet", "vae") if name in model.components]
+    return modules + (list(controls.models) if controls is not None else [])
 
 
 def run_recipe(
@@ -209,7 +219,8 @@ def run_recipe(
     for group in recipe.seed_groups(recipe.batch_size or auto_batch_size(model, recipe)):
         call = TaskCall(model, recipe, inputs.picture, inputs.mask, group, item, recipe.variations, on_progress,
                         cancel, controls)
-        pictures = _run_with_memory_retry(store, lambda: with_hires_fix(runner, call))
+        with seamless(_job_modules(model, controls) if recipe.tiling else ()):
+            pictures = _run_with_memory_retry(store, lambda: with_hires_fix(runner, call))
         batch_seeds = tuple(group) if len(group) > 1 else None
         for seed, pixels in zip(group, pictures):
             if recipe.batch_seeds and seed != recipe.seed:

@@ -13,6 +13,10 @@ from studio.core.recipe import MAX_HIRES_FACTOR, HiresFix
 from studio.ui.fields import SliderField
 
 
+HIRES_TIP = ("Generate at the model's own size, then enlarge the whole result and redraw it (the picture grows when "
+             "the result is applied)")
+
+
 class HiresOptions(QGroupBox):
     changed = Signal()
 
@@ -20,8 +24,7 @@ class HiresOptions(QGroupBox):
         super().__init__("Hires fix", parent)
         self.setCheckable(True)
         self.setChecked(False)
-        self.setToolTip("Generate at the model's own size, then enlarge the whole result and redraw it (the picture "
-                        "grows when the result is applied)")
+        self.setToolTip(HIRES_TIP)
         self.factor = QDoubleSpinBox()
         self.factor.setRange(1.0, MAX_HIRES_FACTOR)
         self.factor.setSingleStep(0.25)

@@ -32,7 +32,7 @@ from studio.core.recipe import HIRES_TASKS, MAX_CLIP_SKIP, TASKS, Recipe
 from studio.plugins import builtins
 from studio.ui.control_panel import ControlPanel
 from studio.ui.fields import SeedField, SliderField
-from studio.ui.hires_options import HiresOptions
+from studio.ui.hires_options import HIRES_TIP, HiresOptions
 from studio.ui.lora_panel import LoraPanel
 from studio.ui.model_panel import describe
 from studio.ui.plugin_params import ParameterForm
@@ -175,6 +175,9 @@ class RecipePanel(QWidget):
         self.clip_skip = QSpinBox()  # AUTOMATIC1111's "Clip skip": 1 is off, 2 is common for anime SD 1.x models
         self.clip_skip.setRange(1, MAX_CLIP_SKIP)
         self.clip_skip.setValue(Recipe.clip_skip)
+        self.tiling = QCheckBox("Seamless")
+        self.tiling.setToolTip("Tiling: the picture's right edge continues its left and its bottom its top, so copies "
+                               "of it tile without a seam (textures, patterns)")
         self.seed = SeedField()
         self.variations = QSpinBox()
         self.variations.setRange(1, 64)
@@ -230,6 +233,7 @@ class RecipePanel(QWidget):
         form.addRow("Guidance", self.guidance)
         form.addRow("Clip skip", self.clip_skip)
         form.addRow("Strength", self.strength)
+        form.addRow("Tiling", self.tiling)
         form.addRow("Seed", self.seed)
         form.addRow("Variations", self.variations)
         size_row = QHBoxLayout()
@@ -272,7 +276,7 @@ class RecipePanel(QWidget):
             self.mask_grow.valueChanged, self.mask_feather.valueChanged, self.inpaint_area.currentIndexChanged,
             self.mask_padding.valueChanged, self.masked_content.currentIndexChanged, self.controls.changed,
             self.upscale.changed, self.sampler_params.changed, self.guidance_params.changed, self.loras.changed,
-            self.style.changed, self.hires.changed,
+            self.style.changed, self.hires.changed, self.tiling.toggled,
         ):
             signal.connect(self.changed)
         self.sampler.currentIndexChanged.connect(self._show_sampler_params)
@@ -293,6 +297,8 @@ class RecipePanel(QWidget):
                 self.task.setItemText(row, f"{TASK_LABELS[self.task.itemData(row)]} (coming soon)")
 
     def _sync_enabled(self) -> None:
+        self.hires.setEnabled(not self.tiling.isChecked())  # a second pass in tiles would break the seams
+        self.hires.setToolTip("Not with seamless tiling" if self.tiling.isChecked() else HIRES_TIP)
         self.width_field.setEnabled(self.custom_size.isChecked())
         self.height_field.setEnabled(self.custom_size.isChecked())
         self.mask_padding.setEnabled(self.inpaint_area.currentData() == "masked")
@@ -310,6 +316,7 @@ class RecipePanel(QWidget):
         self.sampling_form.setRowVisible(self.guidance_params, bool(self.guidance_params.specs))
         self.sampling_form.setRowVisible(self.size_row, not upscaling)  # its result is 4× the picture
         self.sampling_form.setRowVisible(self.clip_skip, not upscaling or self.sd_upscale)  # the ×4 upscaler has none
+        self.sampling_form.setRowVisible(self.tiling, task in HIRES_TASKS)
         optional = task == "sdedit"
         self.mask_group.setTitle("Mask (optional)" if optional else "Mask")
         self.mask_group.setToolTip("Without a painted mask, SDEdit changes the whole picture" if optional else "")
@@ -357,7 +364,7 @@ class RecipePanel(QWidget):
 
     @property
     def uses_hires(self) -> bool:
-        """Whether a job takes the hires fix: the generating tasks of Stable Diffusion models."""
+        """Whether a job takes the hires fix and tiling: the generating tasks of Stable Diffusion models."""
         return self.current_task in HIRES_TASKS and not self.starter_in_use
 
     def _show_starter_note(self) -> None:
@@ -366,7 +373,7 @@ class RecipePanel(QWidget):
         self.starter_note.setText(STARTER_NOTE if runs else STARTER_CANNOT)
         self.starter_note.setVisible(starter)
         for widget in (self.prompt, self.negative_prompt, self.sampler, self.guidance_type, self.guidance,
-                       self.clip_skip, self.sampler_params, self.guidance_params):
+                       self.clip_skip, self.sampler_params, self.guidance_params, self.tiling):
             widget.setEnabled(not runs)
         self.prompt.setPlaceholderText("Starter models ignore prompts" if runs else PROMPT_HINTS.get(self.current_task, ""))
         self.controls.setVisible(self.uses_controlnets)
@@ -480,7 +487,8 @@ class RecipePanel(QWidget):
         if self.uses_clip_skip:
             values["clip_skip"] = self.clip_skip.value()
         if self.uses_hires:
-            values["hires"] = self.hires.values()
+            values["tiling"] = self.tiling.isChecked()
+            values["hires"] = None if values["tiling"] else self.hires.values()
         if self.starter_in_use:
             return strip_lora_tags(values)  # a starter model reads no prompt
         values = self.style.apply(values)  # a style may hold LoRA tags and embedding names too
@@ -518,6 +526,7 @@ class RecipePanel(QWidget):
             "upscale": self.upscale.state(),
             "loras": self.loras.state(),
             "hires": self.hires.state(),
+            "tiling": self.tiling.isChecked(),
             "style": self.style.current_name,
         }
         return values
@@ -550,6 +559,7 @@ class RecipePanel(QWidget):
             "controlnet": self.controls.restore,
             "upscale": self.upscale.restore,
             "hires": self.hires.restore,
+            "tiling": lambda v: self.tiling.setChecked(v) if isinstance(v, bool) else None,
             "loras": self.loras.restore,  # checks each entry before Qt sees it (lora_panel.checked_loras)
             "style": self.style.choose,  # "" for none: a recipe's prompts hold their style already
         }
@@ -589,6 +599,7 @@ class RecipePanel(QWidget):
         if recipe.task != "upscale" or sd_upscale:  # the ×4 upscaler has no clip skip: the one shown stays
             state["clip_skip"] = recipe.clip_skip
         if recipe.task in HIRES_TASKS:
+            state["tiling"] = recipe.tiling
             state["hires"] = {"use": False} if recipe.hires is None else {"use": True, **asdict(recipe.hires)}
         if recipe.task in TASKS_USING_LORAS or sd_upscale:  # nor LoRAs: the LoRAs shown stay
             state["loras"] = [{"path": lora.path, "weight": lora.weight} for lora in recipe.loras]

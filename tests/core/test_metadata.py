@@ -84,3 +84,12 @@ def test_a_hires_fix_is_written_as_automatic1111_writes_it_and_read_back(tmp_pat
     assert read_metadata(path).recipe.hires.steps == 12
     without_steps = ResultMetadata(RECIPE.replace(hires={"factor": 2}), META.hashes, META.run)
     assert "Hires steps" not in read_parameters(write_png(tmp_path / "s.png", np.zeros((8, 8, 3), np.uint8), without_steps))
+
+
+def test_tiling_is_written_and_read_as_automatic1111_does(tmp_path):
+    from studio.core.a1111_params import parse_parameters
+
+    tiled = ResultMetadata(RECIPE.replace(inpaint_area="whole", tiling=True), META.hashes, META.run)
+    text = read_parameters(write_png(tmp_path / "t.png", np.zeros((8, 8, 3), np.uint8), tiled))
+    assert "Tiling: True" in text and parse_parameters(text).values["tiling"] is True
+    assert "Tiling" not in read_parameters(write_png(tmp_path / "p.png", np.zeros((8, 8, 3), np.uint8), META))

@@ -197,3 +197,21 @@ def test_upscaling_has_its_own_factor_not_a_hires_fix():
     with pytest.raises(RecipeError, match="upscale_factor") as error:
         parse_recipe({"task": "upscale", "model": "m", "image": "a.png", "hires": {"factor": 2}})
     assert error.value.field == "hires"
+
+
+def test_seamless_tiling_is_a_whole_picture_option_of_the_generating_tasks():
+    recipe = parse_recipe({"task": "sdedit", "model": "m", "image": "a.png", "tiling": True})
+    assert recipe.tiling and parse_recipe(recipe.to_dict()) == recipe
+    assert "tiling" not in recipe.replace(tiling=False).to_dict()
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ({"tiling": "yes"}, "must be true or false"),
+    ({"task": "upscale"}, "works in tiles of its own"),
+    ({"task": "inpaint", "mask": "m.png", "inpaint_area": "masked"}, "needs the whole picture"),
+    ({"hires": {"factor": 2}}, "do not go together yet"),
+])
+def test_tiling_that_cannot_be_seamless_is_refused(fields, reason):
+    with pytest.raises(RecipeError, match=reason) as error:
+        parse_recipe({"task": "sdedit", "model": "m", "image": "a.png", "tiling": True, **fields})
+    assert error.value.field == "tiling"

@@ -37,6 +37,7 @@ OTHER_JOBS = {
                                 "guidance_type": "cfg_rescale", "guidance_params": {"rescale": 0.7}},
     "clip skip, weighted and long prompt": {"task": "sdedit", "strength": 0.6, "clip_skip": 2,
                                             "prompt": "(a red boat:1.3), " + "calm sea, " * 40},
+    "seamless tiling": {"task": "sdedit", "strength": 0.6, "tiling": True},
     "variations in a batch": {"task": "sdedit", "strength": 0.6, "variations": 2, "batch_size": 2},
 }
 
