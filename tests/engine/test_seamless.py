@@ -73,3 +73,19 @@ def test_starter_models_refuse_it_by_name(tiny_model, store):
                            "strength": 0.5, "tiling": True})
     with pytest.raises(StudioError, match="seamless tiling is for Stable Diffusion models"):
         run_recipe(recipe, store, inputs=inputs_from_arrays(picture(), None))
+
+
+def test_a_controlnet_job_tiles_its_controlnet_too(tiny_model, store):
+    unit = {"model": str(tiny_model("controlnet_sd1")), "preprocessor": "canny"}
+    recipe = parse_recipe({"task": "controlnet", "model": str(tiny_model("sd1")), "image": "p.png", "steps": 2,
+                           "sampler": "euler", "width": 64, "height": 48, "controlnets": [unit], "tiling": True})
+    store.get(recipe.model)
+    controlnet = store.controlnet(unit["model"])
+    seen = []
+    hook = controlnet.register_forward_pre_hook(lambda module, args: seen.append(module.conv_in.padding_mode))
+    try:
+        [result] = run_recipe(recipe, store, inputs=inputs_from_arrays(picture(), None))
+    finally:
+        hook.remove()
+    assert seen == ["circular", "circular"] and result.pixels.shape == (48, 64, 3)
+    assert controlnet.conv_in.padding_mode == "zeros"
