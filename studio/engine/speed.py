@@ -526,7 +526,8 @@ def release_compiled() -> None:
 
     torch.compiler.reset()
     _reset_cuda_graphs()
-    gc.collect()  # compiled modules sit in reference cycles until collected
+    if gc.isenabled():  # compiled modules sit in reference cycles until collected; under the window, its UI thread
+        gc.collect()    # collects instead (ui/gui_thread_gc.py): here, in the worker, it could free Qt objects
     _compiled_any = False
 
 
