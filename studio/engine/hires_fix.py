@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from studio.engine.progress import Progress, ProgressCallback
-from studio.engine.sd_upscale import sd_upscale
+from studio.engine.sd_upscale import enlarged_size, sd_upscale
 from studio.engine.task import TaskCall
 
 
@@ -23,6 +23,7 @@ def with_hires_fix(runner: Callable[[TaskCall], list[np.ndarray]], call: TaskCal
     hires = call.recipe.hires
     if hires is None:
         return runner(call)
+    enlarged_size(call.picture, hires.factor)  # too large for Studio: said before the first pass, not after
     counter = _PassCounter(call.on_progress, len(call.seeds), _second_pass_steps(call))
     pictures = runner(dataclasses.replace(call, on_progress=counter.first))
     return [_second_pass(call, seed, picture, counter.second(index))

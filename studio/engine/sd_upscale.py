@@ -26,12 +26,18 @@ from studio.engine.tiling import TiledUNet
 MULTIPLE = 8  # the VAE's scale
 
 
-def sd_upscale(call: TaskCall) -> list[np.ndarray]:
-    recipe, picture = call.recipe, call.picture
-    width, height = upscaled_size(picture.shape[1], picture.shape[0], recipe.upscale_factor or DEFAULT_UPSCALE_FACTOR)
+def enlarged_size(picture: np.ndarray, factor: float) -> tuple[int, int]:
+    """The picture's size `factor` times larger, refused when Studio could not open a picture that large."""
+    width, height = upscaled_size(picture.shape[1], picture.shape[0], factor)
     limit = max_picture_pixels()
     if limit is not None and width * height > limit:
         raise StudioError(f"{width} × {height} is larger than Studio handles ({limit:,} pixels): choose a smaller factor")
+    return width, height
+
+
+def sd_upscale(call: TaskCall) -> list[np.ndarray]:
+    recipe, picture = call.recipe, call.picture
+    width, height = enlarged_size(picture, recipe.upscale_factor or DEFAULT_UPSCALE_FACTOR)
     enlarged = np.asarray(Image.fromarray(picture).resize((width, height), Image.Resampling.LANCZOS))
     if recipe.strength == 0.0:
         return [enlarged.copy() for _ in call.seeds]

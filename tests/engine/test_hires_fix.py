@@ -84,3 +84,13 @@ def test_cancel_stops_the_second_pass(tiny_model, store):
 def test_starter_models_refuse_it_by_name(tiny_model, store):
     with pytest.raises(StudioError, match="hires fix redraws with a Stable Diffusion checkpoint"):
         run(store, tiny_model("starter_photo"))
+
+
+def test_a_result_too_large_for_studio_is_refused_before_the_first_pass(tiny_model, store, monkeypatch):
+    monkeypatch.setattr("studio.engine.sd_upscale.max_picture_pixels", lambda: 100 * 80)
+    steps = []
+    recipe = parse_recipe({"task": "sdedit", "model": str(tiny_model("sd1")), "image": "p.png", "steps": 2,
+                           "sampler": "euler", "hires": {"factor": 2}})
+    with pytest.raises(StudioError, match="112 × 80 is larger than Studio handles"):
+        run_recipe(recipe, store, on_progress=steps.append, inputs=inputs_from_arrays(picture(), None))
+    assert steps == []
