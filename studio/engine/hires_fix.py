@@ -25,7 +25,8 @@ def with_hires_fix(runner: Callable[[TaskCall], list[np.ndarray]], call: TaskCal
         return runner(call)
     enlarged_size(call.picture, hires.factor)  # too large for Studio: said before the first pass, not after
     counter = _PassCounter(call.on_progress, len(call.seeds), _second_pass_steps(call))
-    pictures = runner(dataclasses.replace(call, on_progress=counter.first))
+    first_progress = counter.first if call.on_progress is not None else None  # no previews made for no one
+    pictures = runner(dataclasses.replace(call, on_progress=first_progress))
     return [_second_pass(call, seed, picture, counter.second(index))
             for index, (seed, picture) in enumerate(zip(call.seeds, pictures))]
 
