@@ -31,7 +31,7 @@ INDEX_CSV = "index.csv"
 CONTACT_SHEET = "contact-sheet.png"
 DEFAULT_PATTERN = "{task}-{index:03d}-seed{seed}"
 PATTERN_FIELDS = ("index", "seed", "task", "steps", "guidance", "strength", "sampler", "prompt", "controlnet_scale",
-                  "lora_weight", "clip_skip")
+                  "lora_weight", "clip_skip", "hires_strength")
 SUFFIXES = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 THUMBNAIL = 192
 
@@ -55,7 +55,8 @@ def _values(job: Job) -> dict:
     return {"index": job.index, "seed": recipe.seed, "task": recipe.task, "steps": recipe.steps,
             "guidance": recipe.guidance, "strength": recipe.strength, "sampler": recipe.sampler,
             "prompt": _slug(recipe.prompt), "controlnet_scale": scale,
-            "lora_weight": lora_weight, "clip_skip": recipe.clip_skip}
+            "lora_weight": lora_weight, "clip_skip": recipe.clip_skip,
+            "hires_strength": recipe.hires.strength if recipe.hires else ""}
 
 
 def file_name(settings: ExportSettings, job: Job) -> str:

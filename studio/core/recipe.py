@@ -25,7 +25,7 @@ SAMPLER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_SEED = 2**32 - 1
 MAX_SIDE = 8192
 SWEEPABLE = ("seed", "guidance", "steps", "strength", "sampler", "controlnet_scale", "lora_weight", "clip_skip",
-             "prompt_sr")
+             "prompt_sr", "hires_strength")
 MAX_CLIP_SKIP = 12  # AUTOMATIC1111's "Clip skip" slider: 1 (off) to 12, the layers of SD 1.x's text encoder
 DEFAULT_UPSCALE_FACTOR = 2.0  # upscaling with a Stable Diffusion checkpoint, when the recipe gives no factor
 MAX_LORA_WEIGHT = 4.0  # AUTOMATIC1111's sliders stop at ±2; a little beyond stays usable, further is noise

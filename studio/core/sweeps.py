@@ -43,6 +43,13 @@ def _apply(recipe: Recipe, axis: str, value: Any, sweep: dict) -> Recipe:
             return recipe.replace(loras=[dict(dataclasses.asdict(lora), weight=value) for lora in recipe.loras])
         except RecipeError as error:
             raise RecipeError("sweep.lora_weight", error.reason) from None
+    if axis == "hires_strength":  # A1111's X/Y plot "Denoising" with a hires fix
+        if recipe.hires is None:
+            raise RecipeError("sweep.hires_strength", "the recipe has no hires fix")
+        try:
+            return recipe.replace(hires=dict(dataclasses.asdict(recipe.hires), strength=value))
+        except RecipeError as error:
+            raise RecipeError("sweep.hires_strength", error.reason) from None
     try:
         return recipe.replace(**{axis: value})
     except RecipeError as error:

@@ -40,6 +40,7 @@ from studio.ui.theme import icon
 FORMAT_LABELS = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}
 PREVIEW_NAMES = 3
 AXIS_HINTS = {"lora_weight": "Every LoRA of the recipe takes each weight in turn",
+              "hires_strength": "How much the hires fix's second pass redraws",
               "clip_skip": "1 uses the text encoder's last layer, 2 the one before it (AUTOMATIC1111's numbering)",
               "prompt_sr": "Search and replace: the first phrase is found in the prompt (or negative prompt) and "
                            "each phrase replaces it in turn, the first included"}
@@ -131,7 +132,8 @@ class BatchDialog(QDialog):
         self.axes: dict[str, NumberAxis | SamplerAxis | PromptAxis] = {}
         sweeps = QGroupBox("Sweep (every combination is made)")
         grid = QGridLayout(sweeps)
-        for row, axis in enumerate(("guidance", "steps", "strength", "controlnet_scale", "lora_weight", "clip_skip", "seed")):
+        for row, axis in enumerate(("guidance", "steps", "strength", "hires_strength", "controlnet_scale", "lora_weight",
+                                    "clip_skip", "seed")):
             field = NumberAxis(axis)
             self._prefill_range(field, base)
             field.add_to(grid, row)
@@ -145,6 +147,7 @@ class BatchDialog(QDialog):
         grid.setColumnStretch(2, 1)
         for axis, reason in (("controlnet_scale", "" if base.controlnets else "The recipe has no ControlNet"),
                              ("lora_weight", "" if base.loras else "The recipe has no LoRA"),
+                             ("hires_strength", "" if base.hires else "The recipe has no hires fix"),
                              ("clip_skip", "The ×4 upscaler has no clip skip" if _x4_upscale(base) else ""),
                              ("prompt_sr", "")):
             self.axes[axis].enabled.setEnabled(not reason)
@@ -208,9 +211,10 @@ class BatchDialog(QDialog):
         """Ranges start around the current value, so switching to Range shows something sensible."""
         current = {"guidance": base.guidance, "steps": base.steps, "strength": base.strength, "seed": base.seed,
                    "controlnet_scale": base.controlnets[0].scale if base.controlnets else 1.0,
-                   "lora_weight": base.loras[0].weight if base.loras else 1.0, "clip_skip": base.clip_skip}[field.axis]
+                   "lora_weight": base.loras[0].weight if base.loras else 1.0, "clip_skip": base.clip_skip,
+                   "hires_strength": base.hires.strength if base.hires else 0.5}[field.axis]
         step = {"guidance": 1.0, "steps": 10, "strength": 0.1, "seed": 1, "controlnet_scale": 0.25, "lora_weight": 0.25,
-                "clip_skip": 1}[field.axis]
+                "clip_skip": 1, "hires_strength": 0.1}[field.axis]
         field.start.setValue(current)
         field.stop.setValue(current + 2 * step)
         field.step.setValue(step)

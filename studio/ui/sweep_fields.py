@@ -29,14 +29,14 @@ from studio.core.sweeps import MAX_JOBS
 from studio.plugins import builtins
 
 NUMBER_AXES = {"seed": int, "guidance": float, "steps": int, "strength": float, "controlnet_scale": float,
-               "lora_weight": float, "clip_skip": int}
+               "lora_weight": float, "clip_skip": int, "hires_strength": float}
 AXIS_LABELS = {"seed": "Seeds", "guidance": "Guidance", "steps": "Steps", "strength": "Strength",
                "sampler": "Sampler", "controlnet_scale": "ControlNet scale", "lora_weight": "LoRA weight",
-               "clip_skip": "Clip skip", "prompt_sr": "Prompt S/R"}
+               "clip_skip": "Clip skip", "prompt_sr": "Prompt S/R", "hires_strength": "Hires strength"}
 AXIS_RANGES = {"seed": (0, MAX_SEED, 0, 1), "guidance": (0.0, 100.0, 2, 0.5), "steps": (1, 1000, 0, 1),
                "strength": (0.0, 1.0, 2, 0.05), "controlnet_scale": (0.0, 5.0, 2, 0.05),
                "lora_weight": (-MAX_LORA_WEIGHT, MAX_LORA_WEIGHT, 2, 0.05),
-               "clip_skip": (1, MAX_CLIP_SKIP, 0, 1)}  # min, max, decimals, step
+               "clip_skip": (1, MAX_CLIP_SKIP, 0, 1), "hires_strength": (0.0, 1.0, 2, 0.05)}  # min, max, decimals, step
 
 
 def parse_values(axis: str, text: str) -> list:

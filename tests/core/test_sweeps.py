@@ -41,6 +41,18 @@ def test_lora_weight_sweeps_every_lora_and_clip_skip_its_own_field():
     assert [lora.path for lora in jobs[0].recipe.loras] == ["ink.safetensors", "rain.safetensors"]
 
 
+def test_hires_strength_sweeps_the_second_pass_only():
+    recipe = parse_recipe({**BASE, "strength": 0.6, "hires": {"factor": 1.5, "strength": 0.5, "steps": 8},
+                           "sweep": {"hires_strength": [0.3, 0.7]}})
+    jobs = expand(recipe)
+    assert [(j.recipe.strength, j.recipe.hires.strength, j.recipe.hires.factor, j.recipe.hires.steps) for j in jobs] == [
+        (0.6, 0.3, 1.5, 8), (0.6, 0.7, 1.5, 8)]
+    assert jobs[1].swept == {"hires_strength": 0.7, "seed": 100}
+    with pytest.raises(RecipeError, match="between 0.0 and 1.0") as caught:
+        expand(recipe.replace(sweep={"hires_strength": [2]}))
+    assert caught.value.field == "sweep.hires_strength"
+
+
 def test_prompt_sr_replaces_the_first_phrase_in_both_prompts_as_a1111_does():
     recipe = parse_recipe({**BASE, "prompt": "a cat on a mat, cat eyes", "negative_prompt": "ugly cat",
                            "sweep": {"prompt_sr": ["cat", "red fox"], "steps": [10, 20]}})
@@ -63,6 +75,7 @@ def test_prompt_sr_replaces_the_first_phrase_in_both_prompts_as_a1111_does():
         ({"prompt_sr": ["dog", "cat"]}, "sweep.prompt_sr", "'dog' (the first value) is in neither"),
         ({"prompt_sr": ["cat", 3]}, "sweep.prompt_sr", "list of words or phrases"),
         ({"clip_skip": [13]}, "sweep.clip_skip", "between 1 and 12"),
+        ({"hires_strength": [0.5]}, "sweep.hires_strength", "no hires fix"),
     ],
 )
 def test_bad_sweeps_name_the_axis(sweep, field, words):

@@ -197,6 +197,19 @@ def test_lora_weight_is_offered_only_with_a_lora_and_clip_skip_not_for_the_upsca
     assert make_dialog(base.replace(task="upscale", upscale_factor=2)).axes["clip_skip"].enabled.isEnabled()
 
 
+def test_hires_strength_is_offered_only_with_a_hires_fix(make_dialog, base):
+    dialog = make_dialog(base)
+    assert not dialog.axes["hires_strength"].enabled.isEnabled()
+    assert dialog.axes["hires_strength"].enabled.toolTip() == "The recipe has no hires fix"
+    dialog = make_dialog(base.replace(hires={"factor": 2, "strength": 0.4}))
+    assert dialog.axes["hires_strength"].start.value() == 0.4, "its range starts at the recipe's strength"
+    dialog.axes["hires_strength"].values.setText("0.3, 0.6")
+    dialog.axes["hires_strength"].enabled.setChecked(True)
+    plan = dialog.plan()
+    assert plan.recipe.sweep == {"hires_strength": [0.3, 0.6]}
+    assert [job.recipe.hires.strength for job in expand(plan.recipe)] == [0.3, 0.6]
+
+
 def test_prompt_search_and_replace_reads_phrases_as_a1111_does(make_dialog, base):
     dialog = make_dialog(base.replace(prompt="a bird on a branch"))
     axis = dialog.axes["prompt_sr"]
