@@ -425,7 +425,9 @@ def bench_family(run: Run, family: str, names: list[str]) -> None:
 
 def expected_steps(case) -> int:
     """Denoising steps a call runs: img2img starts `strength` of the way into the schedule (as diffusers does)."""
-    return min(int(case.steps * case.strength), case.steps) if case.name == "sdedit" else case.steps
+    from studio.engine.sdedit import img2img_steps  # torch and diffusers: imported when a bench runs
+
+    return img2img_steps(case.steps, case.strength) if case.name == "sdedit" else case.steps
 
 
 def _speedups(row: dict) -> None:

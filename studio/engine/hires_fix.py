@@ -15,6 +15,7 @@ import numpy as np
 
 from studio.engine.progress import Progress, ProgressCallback
 from studio.engine.sd_upscale import enlarged_size, sd_upscale
+from studio.engine.sdedit import img2img_steps
 from studio.engine.task import TaskCall
 
 
@@ -48,7 +49,7 @@ def _second_pass(call: TaskCall, seed: int, picture: np.ndarray, on_progress: Pr
 def _second_pass_steps(call: TaskCall) -> int:
     """The steps the second pass will run (img2img starts `strength` of the way in), for the progress total."""
     recipe = _second_pass_recipe(call, call.seeds[0])
-    return max(1, min(int(recipe.steps * recipe.strength), recipe.steps)) if recipe.strength > 0 else 0
+    return max(1, img2img_steps(recipe.steps, recipe.strength)) if recipe.strength > 0 else 0
 
 
 class _PassCounter:
@@ -68,8 +69,7 @@ class _PassCounter:
         if self.on_progress is None:
             return None
 
-        def report(progress: Progress) -> None:
-            self.second_steps = progress.total  # the pipeline's own count, from its first step on
+        def report(progress: Progress) -> None:  # progress.total: the pipeline's own count of this pass
             done = self.first_steps + index * progress.total
             self._report(progress, done + progress.step, self.first_steps + self.pictures * progress.total)
 

@@ -19,7 +19,7 @@ from studio.core.images import max_picture_pixels, upscaled_size
 from studio.core.recipe import DEFAULT_UPSCALE_FACTOR
 from studio.engine.inpaint import run_pipeline
 from studio.engine.plugin_adapters import build_sampling_pipeline
-from studio.engine.sdedit import sdedit_inputs
+from studio.engine.sdedit import require_a_step, sdedit_inputs
 from studio.engine.task import TaskCall
 from studio.engine.tiling import TiledUNet
 
@@ -41,8 +41,7 @@ def sd_upscale(call: TaskCall) -> list[np.ndarray]:
     enlarged = np.asarray(Image.fromarray(picture).resize((width, height), Image.Resampling.LANCZOS))
     if recipe.strength == 0.0:
         return [enlarged.copy() for _ in call.seeds]
-    if int(recipe.steps * recipe.strength) < 1:
-        raise StudioError(f"strength {recipe.strength:g} of {recipe.steps} steps is less than one step: raise either")
+    require_a_step(recipe)
     task, extra = sdedit_inputs(call.model, enlarged, None)  # an inpainting checkpoint: its own pipeline
     pipe = build_sampling_pipeline(call.model, task, recipe)
     tile = call.model.native_size // MULTIPLE

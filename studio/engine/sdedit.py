@@ -11,6 +11,7 @@ from PIL import Image
 
 from studio.core.errors import StudioError
 from studio.core.masks import composite
+from studio.core.recipe import Recipe
 from studio.core.regions import plan_region
 from studio.engine.fill import prefill
 from studio.engine.inpaint import effective_mask, run_pipeline
@@ -29,13 +30,23 @@ def sdedit_inputs(model, patch: np.ndarray, region: np.ndarray | None) -> tuple[
     return "inpaint", {"mask_image": Image.fromarray(mask), "height": height, "width": width}
 
 
+def img2img_steps(steps: int, strength: float) -> int:
+    """The denoising steps an img2img call runs: it starts `strength` of the way into the schedule (as diffusers
+    does)."""
+    return min(int(steps * strength), steps)
+
+
+def require_a_step(recipe: Recipe) -> None:
+    if img2img_steps(recipe.steps, recipe.strength) < 1:
+        raise StudioError(f"strength {recipe.strength:g} of {recipe.steps} steps is less than one step: raise either")
+
+
 def sdedit(call: TaskCall) -> list[np.ndarray]:
     recipe, picture, controls, seeds = call.recipe, call.picture, call.controls, call.seeds
     effective = effective_mask(call, required=False)
     if recipe.strength == 0.0:
         return [picture.copy() for _ in seeds]
-    if int(recipe.steps * recipe.strength) < 1:
-        raise StudioError(f"strength {recipe.strength:g} of {recipe.steps} steps is less than one step: raise either")
+    require_a_step(recipe)
     height, width = picture.shape[:2]
     area = recipe.inpaint_area if effective is not None else "whole"
     plan = plan_region((width, height), effective, area, recipe.mask_padding, call.model.native_size, call.size)
