@@ -38,7 +38,9 @@ from studio.train.starter_model import KIND_SR, KIND_UNCONDITIONAL, save_starter
 log = logging.getLogger(__name__)
 
 # settings that may change between a run and its resumption; any other change is refused
-_RESUMABLE_CHANGES = {"max_steps", "max_minutes", "checkpoint_every", "keep_checkpoints", "log_every", "compile", "notes"}
+# a run may go on with these changed; a lower learning_rate on resume anneals a model that has stopped improving
+_RESUMABLE_CHANGES = {"max_steps", "max_minutes", "checkpoint_every", "keep_checkpoints", "log_every", "compile", "notes",
+                      "learning_rate"}
 
 # inpaint resample 4: on the held-out box holes, +0.7 dB over resample 2 at the cost of 50 more steps, more than
 # 50 steps with resample 2 gave (docs/starter-models.md, "Sampling settings")

@@ -59,8 +59,17 @@ def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path, photo_
 def test_resuming_with_other_settings_is_refused(tmp_path, photo_data):
     config = PRESETS["tiny-cpu"].with_overrides(max_steps=2, checkpoint_every=2)
     train(config, photo_data, tmp_path, progress=False)
-    with pytest.raises(ValueError, match="learning_rate"):
-        train(config.with_overrides(learning_rate=1e-2, max_steps=4), photo_data, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        train(config.with_overrides(batch_size=3, max_steps=4), photo_data, tmp_path, progress=False)
+
+
+def test_a_run_can_go_on_at_a_lower_learning_rate(tmp_path, photo_data):
+    config = PRESETS["tiny-cpu"].with_overrides(max_steps=2, checkpoint_every=2, log_every=1, warmup_steps=0)
+    train(config, photo_data, tmp_path, progress=False)
+    train(config.with_overrides(learning_rate=config.learning_rate / 4, max_steps=4), photo_data, tmp_path,
+          progress=False)
+    rates = [json.loads(line)["lr"] for line in (tmp_path / "train-log.jsonl").read_text().splitlines()]
+    assert rates[:2] == [config.learning_rate] * 2 and rates[2:] == [config.learning_rate / 4] * 2
 
 
 def test_configs_round_trip_through_json(tmp_path):
