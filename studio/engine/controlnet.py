@@ -4,7 +4,7 @@ into control maps, and the keyword arguments that steer a diffusers pipeline wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +31,25 @@ class Controls:
     models: list
     maps: list[np.ndarray]
     units: tuple[ControlUnit, ...]
+    picture: np.ndarray | None = None  # the job's picture: the source of units without an image of their own
+    made: dict = field(default_factory=dict)  # maps by source, preprocessor and size, shared by a batch's jobs
 
     @property
     def controlnet(self):
         return self.models[0] if len(self.models) == 1 else self.models
 
-    def pipeline_inputs(self, plan: RegionPlan, image_argument: str) -> dict:
-        """What the pipeline takes: maps cut to the job's region; scalars for one ControlNet, lists for several."""
-        images = [Image.fromarray(plan.cut(m)) for m in self.maps]
+    def at_size(self, width: int, height: int) -> Controls:
+        """The same ControlNets with maps made for a picture of another size (an upscale's, a hires fix's second
+        pass): each source is resized, then preprocessed, so that edges and lines keep their width."""
+        if all(m.shape[:2] == (height, width) for m in self.maps):
+            return self
+        maps = [_cached_map(self.made, unit, self.picture, (width, height)) for unit in self.units]
+        return replace(self, maps=maps)
+
+    def pipeline_inputs(self, plan: RegionPlan | None, image_argument: str) -> dict:
+        """What the pipeline takes: maps cut to the job's region (whole without a plan); scalars for one
+        ControlNet, lists for several."""
+        images = [Image.fromarray(plan.cut(m) if plan is not None else m) for m in self.maps]
         scales = [u.scale for u in self.units]
         starts = [u.start for u in self.units]
         ends = [u.end for u in self.units]
@@ -115,18 +126,21 @@ def prepare_controls(recipe: Recipe, picture: np.ndarray, load, made: dict | Non
     if not recipe.controlnets:
         return None
     made = {} if made is None else made
-    models, maps = [], []
-    for unit in recipe.controlnets:
-        key = (unit.image, unit.preprocessor, tuple(sorted(unit.params.items())))
-        if key not in made:
-            made[key] = _unit_map(unit, picture)
-        maps.append(made[key])
-        models.append(load(unit.model))
-    return Controls(models, maps, recipe.controlnets)
-
-
-def _unit_map(unit: ControlUnit, picture: np.ndarray) -> np.ndarray:
     height, width = picture.shape[:2]
+    maps = [_cached_map(made, unit, picture, (width, height)) for unit in recipe.controlnets]
+    models = [load(unit.model) for unit in recipe.controlnets]
+    return Controls(models, maps, recipe.controlnets, picture, made)
+
+
+def _cached_map(made: dict, unit: ControlUnit, picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    key = (unit.image, unit.preprocessor, tuple(sorted(unit.params.items())), size)
+    if key not in made:
+        made[key] = _unit_map(unit, picture, size)
+    return made[key]
+
+
+def _unit_map(unit: ControlUnit, picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    width, height = size
     source = load_image(unit.image) if unit.image else picture
     if source.shape[:2] != (height, width):
         source = np.asarray(Image.fromarray(source).resize((width, height), Image.Resampling.BILINEAR))

@@ -3,6 +3,7 @@
 The second pass is SD upscaling (sd_upscale.py) with the job's model, prompts, sampler and guidance: Lanczos by
 `hires.factor`, then SDEdit at `hires.strength` on latent tiles of the model's native size blended every step,
 so a 2× or 4× picture keeps the composition of the first pass and gains detail without running out of memory.
+The job's ControlNets steer both passes, tile by tile in the second, with maps made from their sources at its size.
 Each picture of a batch gets its own second pass with its own seed. Progress counts both passes as one job.
 """
 
@@ -41,8 +42,9 @@ def _second_pass_recipe(call: TaskCall, seed: int):
 
 
 def _second_pass(call: TaskCall, seed: int, picture: np.ndarray, on_progress: ProgressCallback | None) -> np.ndarray:
+    # the ControlNets steer the second pass too, with maps remade at its size (sd_upscale)
     second = dataclasses.replace(call, recipe=_second_pass_recipe(call, seed), picture=picture, mask=None,
-                                 seeds=[seed], on_progress=on_progress, controls=None)
+                                 seeds=[seed], on_progress=on_progress)
     return sd_upscale(second)[0]
 
 

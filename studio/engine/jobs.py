@@ -174,6 +174,9 @@ def _check_x4_upscaler(recipe: Recipe, model) -> None:
     if recipe.clip_skip > 1:
         raise StudioError(f"the ×4 upscaler {model.info.name} has no clip skip: use 1 (or a Stable Diffusion "
                           "checkpoint as the upscale model)")
+    if recipe.controlnets:
+        raise StudioError(f"ControlNets steer Stable Diffusion 1.x, 2.x and SDXL models; the ×4 upscaler "
+                          f"{model.info.name} cannot use them (a Stable Diffusion checkpoint as the upscale model can)")
 
 
 def _job_modules(model, controls) -> list[torch.nn.Module]:
@@ -205,8 +208,6 @@ def run_recipe(
     runner = _runner(recipe, model)
     if recipe.sweep:
         raise StudioError("a recipe with a sweep runs as a batch (studio run, or the batch export dialog)")
-    if recipe.controlnets and recipe.task == "upscale":
-        raise StudioError("ControlNets steer inpaint, SDEdit and ControlNet generation, not upscaling")
     apply_loras(model, recipe.loras)  # every job: one without LoRAs switches off those an earlier job used
     controls = prepare_controls(recipe, inputs.picture, store.controlnet, inputs.control_maps)
     hashes = dict(inputs.hashes, model=model_hash(recipe.model))

@@ -1,6 +1,7 @@
 """MultiDiffusion-style tiling: the UNet sees overlapping tiles of the latent and their predictions are
 blended by smooth weights, at every step. The denoising stays one global process (no seams), and the
-UNet's memory depends on the tile size, not on the picture's.
+UNet's memory depends on the tile size, not on the picture's. A ControlNet call the pipeline deferred
+(engine/tiled_control.py) is made per tile, so each tile is steered by its own part of the control maps.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Callable
 
 import torch
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
+
+from studio.engine.tiled_control import DeferredControl
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -68,7 +71,7 @@ class TiledUNet(torch.nn.Module):
             window = (..., slice(top, top + min(self.tile, height)), slice(left, left + min(self.tile, width)))
             patch = sample[window]
             self.largest_input = max(self.largest_input, tuple(patch.shape[-2:]))
-            prediction = self.unet(patch, timestep, *args, return_dict=False, **kwargs)[0]
+            prediction = self.unet(patch, timestep, *args, return_dict=False, **_controlled(kwargs, window[1:]))[0]
             weight = blend_weights(*patch.shape[-2:], self.overlap, sample.device, prediction.dtype)
             if out is None:
                 out = prediction.new_zeros(prediction.shape[:-2] + (height, width))
@@ -79,3 +82,12 @@ class TiledUNet(torch.nn.Module):
                 self.on_tile(index + 1, len(rows) * len(cols))
         result = out / total
         return UNet2DConditionOutput(sample=result) if return_dict else (result,)
+
+
+def _controlled(kwargs: dict, window: tuple[slice, slice]) -> dict:
+    """The UNet's keyword arguments for one tile: a deferred ControlNet call becomes that tile's residuals."""
+    deferred = kwargs.get("down_block_additional_residuals")
+    if not isinstance(deferred, DeferredControl):
+        return kwargs
+    down, mid = deferred.at(window)
+    return dict(kwargs, down_block_additional_residuals=down, mid_block_additional_residual=mid)

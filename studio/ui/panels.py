@@ -338,9 +338,10 @@ class RecipePanel(QWidget):
 
     @property
     def uses_controlnets(self) -> bool:
-        """Whether a job takes the ControlNet units: the tasks that use them, on a Stable Diffusion model."""
+        """Whether a job takes the ControlNet units: the tasks that use them, on a Stable Diffusion model (an
+        upscale too when a checkpoint redraws it, tile by tile)."""
         task = self.current_task
-        return task == "controlnet" or (task in TASKS_USING_CONTROLNETS and not self.starter_in_use)
+        return task == "controlnet" or (task in TASKS_USING_CONTROLNETS and not self.starter_in_use) or self.sd_upscale
 
     @property
     def sd_upscale(self) -> bool:
@@ -595,7 +596,7 @@ class RecipePanel(QWidget):
                 state[key], state[f"{key.partition('_')[0]}_params"] = fallback, {}
         self._recipe_embeddings = [e.path for e in recipe.embeddings if Path(e.path).is_file()]
         sd_upscale = recipe.task == "upscale" and (recipe.upscale_factor is not None or recipe.loras
-                                                   or recipe.clip_skip > 1)  # a checkpoint upscaled it
+                                                   or recipe.clip_skip > 1 or recipe.controlnets)  # a checkpoint upscaled it
         if recipe.task != "upscale" or sd_upscale:  # the ×4 upscaler has no clip skip: the one shown stays
             state["clip_skip"] = recipe.clip_skip
         if recipe.task in HIRES_TASKS:

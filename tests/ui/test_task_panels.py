@@ -267,9 +267,11 @@ def test_a_map_made_for_another_picture_is_not_used(qtbot, window_with, tmp_path
 
 # Upscale
 
-def test_a_checkpoint_upscales_by_its_factor_with_strength_loras_and_clip_skip(qtbot, window_with, fake_model):
+def test_a_checkpoint_upscales_by_its_factor_with_strength_loras_clip_skip_and_controlnets(qtbot, window_with, fake_model,
+                                                                                          controlnet_file):
     backend = FakeBackend()
     window = window_with(backend, "upscale")
+    window.models.add_checkpoint(controlnet_file)
     panel = window.recipe_panel
     assert panel.upscale.current_path == str(fake_model.resolve()) and panel.upscale.uses_checkpoint
     assert panel.upscale.result_size.text() == "96 × 64 → 192 × 128"
@@ -278,13 +280,17 @@ def test_a_checkpoint_upscales_by_its_factor_with_strength_loras_and_clip_skip(q
     assert not panel.loras.isHidden() and panel.sampling_form.isRowVisible(panel.clip_skip)
     panel.strength.setValue(0.3)
     panel.clip_skip.setValue(2)
+    assert panel.controls.isVisibleTo(panel) and panel.controls.isCheckable(), "a tile ControlNet, say: optional"
+    panel.controls.setChecked(True)
     request = generate_and_wait(qtbot, window)
     recipe = request.recipe
     assert (recipe.model, recipe.upscale_factor, recipe.strength, recipe.clip_skip) == (
         str(fake_model.resolve()), 1.5, 0.3, 2)
+    assert [unit.model for unit in recipe.controlnets] == [str(controlnet_file.resolve())]
     panel.upscale.factor.setValue(3)
+    panel.controls.setChecked(False)
     panel.show_recipe(recipe)
-    assert panel.upscale.factor.value() == 1.5 and panel.clip_skip.value() == 2
+    assert panel.upscale.factor.value() == 1.5 and panel.clip_skip.value() == 2 and panel.controls.isChecked()
 
 
 def test_upscale_makes_a_picture_four_times_larger_and_apply_resizes_with_undo(qtbot, window_with, upscaler_folder, tmp_path):
@@ -300,6 +306,7 @@ def test_upscale_makes_a_picture_four_times_larger_and_apply_resizes_with_undo(q
     assert panel.upscale.current_path == str(upscaler_folder.resolve()), "a ×4 upscaler comes first"
     assert panel.upscale.result_size.text() == "96 × 64 → 384 × 256"
     assert not panel.upscale.form.isRowVisible(panel.upscale.factor) and not panel.sampling_form.isRowVisible(panel.strength)
+    assert not panel.controls.isVisibleTo(panel) and not panel.uses_controlnets, "no ControlNets steer the ×4 upscaler"
     panel.upscale.noise_level.setValue(50)
     panel.upscale.tile_size.setValue(64)
     panel.upscale.tile_overlap.setValue(16)
