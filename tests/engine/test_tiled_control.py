@@ -63,6 +63,15 @@ def test_a_controlnet_steers_an_sd_upscale(tiny_model, store):
     assert np.array_equal(run(store, tiny_model, [canny(tiny_model)]), steered), "a seed gives the same picture"
 
 
+@pytest.mark.parametrize("flavour", ["sdxl", "sd1_inpaint"])
+def test_sdxl_and_inpainting_checkpoints_take_controlnets_in_an_upscale_too(tiny_model, store, flavour):
+    family = "sdxl" if flavour == "sdxl" else "sd1"
+    unit = canny(tiny_model, model=str(tiny_model(f"controlnet_{family}")))
+    steered = run(store, tiny_model, [unit], model=str(tiny_model(flavour)))
+    assert steered.shape == (88, 120, 3)
+    assert not np.array_equal(steered, run(store, tiny_model, [{**unit, "scale": 0.0}], model=str(tiny_model(flavour))))
+
+
 def test_a_controlnet_at_scale_0_upscales_as_without_one(tiny_model, store):
     difference = (run(store, tiny_model, [canny(tiny_model, scale=0.0)]).astype(int)
                   - run(store, tiny_model, []).astype(int))
