@@ -117,6 +117,8 @@ def _half(value: Any, half: int, rows: int) -> Any:
         return value.chunk(2)[half]
     if isinstance(value, dict):
         return {k: _half(v, half, rows) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):  # a ControlNet's down-block residuals
+        return type(value)(_half(v, half, rows) for v in value)
     return value
 
 

@@ -153,7 +153,8 @@ def test_provenance_of_a_job(tiny_model, files, job_registry):
     }
 
 
-def test_guidance_can_evaluate_the_model_again(tiny_model, store, files, job_registry):
+@pytest.mark.parametrize("controlled", [False, True])  # a ControlNet's residuals are split like the rest
+def test_guidance_can_evaluate_the_model_again(tiny_model, store, files, job_registry, controlled):
     differences = []
 
     def guide(step):
@@ -162,7 +163,8 @@ def test_guidance_can_evaluate_the_model_again(tiny_model, store, files, job_reg
         return step.uncond + step.scale * (step.cond - step.uncond)
 
     job_registry.register(guidance_manifest("looks_again"), guide)
-    run_recipe(recipe(tiny_model("sd1"), files, guidance_type="looks_again"), store)
+    units = [{"model": str(tiny_model("controlnet_sd1")), "preprocessor": "canny"}] if controlled else []
+    run_recipe(recipe(tiny_model("sd1"), files, guidance_type="looks_again", controlnets=units), store)
     assert len(differences) == 3 and max(differences) < 1e-3
 
 
