@@ -4,7 +4,7 @@ Plain functions on uint8 pictures, for the engine's task modules to wrap:
 
     inpaint(model, picture, mask, steps=, seed=, eta=, resample=, samples=)  -> picture
     sdedit(model, picture, strength=, steps=, seed=, eta=, mask=)            -> picture
-    upscale(model, picture, steps=, seed=, eta=, tile=)                      -> picture × scale
+    upscale(model, picture, steps=, seed=, eta=, tile=, samples=, strength=) -> picture × scale
 
 Sampling uses diffusers' DDIMScheduler (built from the model's saved DDPM config, "trailing" timesteps); `eta`
 1 gives ancestral (DDPM-like) steps, 0 deterministic ones. Inpainting re-imposes the known region, noised to
@@ -198,14 +198,19 @@ def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, s
 @torch.no_grad()
 def upscale(model: StarterModel, picture: np.ndarray, *, steps: int | None = None, seed: int = 0,
             eta: float | None = None, tile: int | None = 256, overlap: int = 32, samples: int | None = None,
-            callback: Callback | None = None) -> np.ndarray:
+            strength: float | None = None, callback: Callback | None = None) -> np.ndarray:
     """SR3: sample the high-resolution picture (scale × the input) conditioned on its bicubic upsample. Pictures
     larger than `tile` output pixels are denoised in overlapping tiles blended at every step (memory stays flat).
-    `samples` > 1 averages that many independent samples (the posterior mean: more faithful, less crisp); by
-    default the model's own choice (studio-starter.json's sampling.upscale.samples, else 1)."""
+    `samples` > 1 averages that many independent samples (the posterior mean: more faithful, less crisp).
+    `strength` below 1 starts that far into the schedule from the bicubic upsample itself (a zero residual, noised
+    to that level), as Chung et al.'s "come closer, diffuse faster": fewer steps, less invented texture. Both
+    default to the model's own choice (studio-starter.json's sampling.upscale), else 1."""
     _require(model, KIND_SR)
     steps, eta, sampling = _defaults(model, "upscale", steps, eta)
     samples = int(samples or sampling.get("samples", 1))
+    strength = float(sampling.get("strength", 1.0) if strength is None else strength)
+    if not 0.0 < strength <= 1.0:
+        raise ValueError(f"strength must be above 0 and at most 1, got {strength}")
     scale = int(model.scale)
     low = to_unit(picture, model.device)
     height, width = picture.shape[0] * scale, picture.shape[1] * scale
@@ -216,11 +221,15 @@ def upscale(model: StarterModel, picture: np.ndarray, *, steps: int | None = Non
         overlap = min(overlap, tile // 4)
     generator = torch.Generator().manual_seed(seed)
     scheduler = _scheduler(model, steps)
+    start = max(1, min(steps, int(round(steps * strength))))
+    timesteps = scheduler.timesteps[steps - start:]
     x = _noise(condition.shape, generator, condition)
+    if start < steps:  # the zero residual noised to the first timestep: only its noise part is left
+        x = x * (1.0 - _alpha(scheduler, int(timesteps[0]))) ** 0.5
 
     def to_picture(x0):
         return (condition + x0 / model.residual_scale).clamp(-1, 1)
 
-    x = _sample(model, scheduler, x, scheduler.timesteps, generator, eta, condition=condition, to_picture=to_picture,
+    x = _sample(model, scheduler, x, timesteps, generator, eta, condition=condition, to_picture=to_picture,
                 tile=tile, overlap=overlap, callback=callback)
     return from_unit(to_picture(x).mean(dim=0, keepdim=True)[..., :size[0], :size[1]])

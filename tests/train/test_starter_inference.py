@@ -161,7 +161,8 @@ def test_upscale_with_the_ideal_denoiser_recovers_the_high_resolution_picture(sr
     assert residual.abs().max() < sr_model.residual_scale
     ideal = _ideal(sr_model, residual)
     for eta in (0.0, 1.0):
-        assert np.array_equal(si.upscale(ideal, low, steps=5, eta=eta, tile=None), truth)
+        for strength in (1.0, 0.6):  # from noise, or from the bicubic upsample noised 3 steps of 5 in
+            assert np.array_equal(si.upscale(ideal, low, steps=5, eta=eta, tile=None, strength=strength), truth)
 
 
 def test_the_models_own_sampling_sets_how_many_samples_an_upscale_averages(sr_model, picture):
@@ -173,3 +174,19 @@ def test_the_models_own_sampling_sets_how_many_samples_an_upscale_averages(sr_mo
     finally:
         del sr_model.info["sampling"]["upscale"]["samples"]
     assert np.array_equal(si.upscale(sr_model, picture, steps=3, seed=0), one)
+
+
+def test_an_upscale_below_strength_1_starts_part_way_from_the_upsample(sr_model, picture):
+    steps_seen = []
+    si.upscale(sr_model, picture, steps=5, seed=0, samples=1, strength=0.6, callback=steps_seen.append)
+    assert [info["t"] for info in steps_seen] == [int(t) for t in si._scheduler(sr_model, 5).timesteps[2:]]
+    own = si.upscale(sr_model, picture, steps=5, seed=0, samples=1, strength=0.6)
+    assert not np.array_equal(own, si.upscale(sr_model, picture, steps=5, seed=0, samples=1))
+    sr_model.info.setdefault("sampling", {}).setdefault("upscale", {})["strength"] = 0.6
+    try:
+        assert np.array_equal(si.upscale(sr_model, picture, steps=5, seed=0, samples=1), own), "the model's default"
+    finally:
+        del sr_model.info["sampling"]["upscale"]["strength"]
+    for wrong in (0.0, 1.5):
+        with pytest.raises(ValueError, match="strength"):
+            si.upscale(sr_model, picture, steps=5, strength=wrong)
