@@ -72,6 +72,14 @@ def test_sdxl_and_inpainting_checkpoints_take_controlnets_in_an_upscale_too(tiny
     assert not np.array_equal(steered, run(store, tiny_model, [{**unit, "scale": 0.0}], model=str(tiny_model(flavour))))
 
 
+def test_two_controlnets_steer_an_upscale_together(tiny_model, store):
+    units = [canny(tiny_model), canny(tiny_model, model=str(tiny_model("controlnet_sd1", "diffusers")),
+                                      preprocessor="none", scale=0.5)]
+    both = run(store, tiny_model, units)
+    assert both.shape == (88, 120, 3)
+    assert not np.array_equal(both, run(store, tiny_model, units[:1]))
+
+
 def test_a_controlnet_at_scale_0_upscales_as_without_one(tiny_model, store):
     difference = (run(store, tiny_model, [canny(tiny_model, scale=0.0)]).astype(int)
                   - run(store, tiny_model, []).astype(int))
