@@ -167,19 +167,20 @@ def summarize(cases: list[Case], reference: str = "starter") -> dict:
     return summary
 
 
-def verdicts(summary: dict, reference: str = "starter") -> list[str]:
+def verdicts(summary: dict) -> list[str]:
+    """Every starter variant (one sample, the means of several) against every baseline, on every metric."""
     lines = []
     for group, entry in summary.items():
         if group == "inpaint/box" or group == "inpaint/strokes":
             continue
         means = entry["mean"]
-        if reference not in means:
-            continue
-        for other in entry["starter_win_rate"]:
-            for k in means[reference]:
-                better = (means[reference][k] > means[other][k]) == HIGHER_IS_BETTER[k]
-                lines.append(f"{group}: starter {'beats' if better else 'does NOT beat'} {other} on {k} "
-                             f"({means[reference][k]:.4g} vs {means[other][k]:.4g})")
+        starters = [m for m in means if m.startswith("starter")]
+        for reference in starters:
+            for other in (m for m in means if not m.startswith("starter")):
+                for k in means[reference]:
+                    better = (means[reference][k] > means[other][k]) == HIGHER_IS_BETTER[k]
+                    lines.append(f"{group}: {reference} {'beats' if better else 'does NOT beat'} {other} on {k} "
+                                 f"({means[reference][k]:.4g} vs {means[other][k]:.4g})")
     return lines
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from studio.train.__main__ import main
-from studio.train.evaluate import box_mask, stroke_mask, summarize, Case
+from studio.train.evaluate import box_mask, stroke_mask, summarize, verdicts, Case
 from studio.train.metrics import gmsd, psnr, ssim
 
 
@@ -58,3 +58,10 @@ def test_win_rates_count_lower_gmsd_as_better():
     summary = summarize(cases)["upscale"]
     assert summary["starter_win_rate"]["bicubic"] == {"psnr": 0.5, "gmsd": 0.5}
     assert summary["mean"]["starter"]["psnr"] == 29.0
+
+
+def test_verdicts_judge_every_starter_variant_against_every_baseline():
+    results = {"starter": {"psnr": 28.0}, "starter (mean of 4)": {"psnr": 30.0}, "lanczos": {"psnr": 29.0}}
+    lines = verdicts(summarize([Case("upscale", "a", 0, None, results)]))
+    assert lines == ["upscale: starter does NOT beat lanczos on psnr (28 vs 29)",
+                     "upscale: starter (mean of 4) beats lanczos on psnr (30 vs 29)"]
