@@ -59,6 +59,8 @@ PROMPT_SYNTAX = ("(word) or (word:1.3) stresses a word, [word] softens it, BREAK
 AREA_LABELS = {"whole": "Whole picture", "masked": "Only masked"}
 MASKED_CONTENT_LABELS = {"original": "Original", "fill": "Fill from surroundings"}
 STARTER_TASKS = ("inpaint", "sdedit", "upscale")  # what Studio's starter models do
+UPSCALE_CONTROL_TIP = ("Each tile of the upscale is steered by its own part of the maps. A tile ControlNet with the "
+                       "preprocessor 'none' (the picture itself) keeps a strong redraw faithful to the picture.")
 STARTER_NOTE = ("<b>Starter models ignore prompts.</b> They fill, repaint and upscale from the picture alone, with "
                 "their own sampler: the prompt, guidance and sampler settings do not apply.")
 STARTER_CANNOT = "<b>ControlNet needs a Stable Diffusion model.</b> The starter model does inpaint, SDEdit and upscale."
@@ -311,6 +313,7 @@ class RecipePanel(QWidget):
         self.mask_group.setVisible(task in TASKS_USING_MASK)
         self.controls.setVisible(task in TASKS_USING_CONTROLNETS)
         self.controls.set_required(task == "controlnet")
+        self.controls.setToolTip(UPSCALE_CONTROL_TIP if upscaling else "")
         self.sampling_form.setRowVisible(self.strength, self.uses_strength)
         self.sampling_form.setRowVisible(self.sampler_params, bool(self.sampler_params.specs))
         self.sampling_form.setRowVisible(self.guidance_params, bool(self.guidance_params.specs))

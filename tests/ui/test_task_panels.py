@@ -281,6 +281,7 @@ def test_a_checkpoint_upscales_by_its_factor_with_strength_loras_clip_skip_and_c
     panel.strength.setValue(0.3)
     panel.clip_skip.setValue(2)
     assert panel.controls.isVisibleTo(panel) and panel.controls.isCheckable(), "a tile ControlNet, say: optional"
+    assert "tile ControlNet" in panel.controls.toolTip()
     panel.controls.setChecked(True)
     request = generate_and_wait(qtbot, window)
     recipe = request.recipe
