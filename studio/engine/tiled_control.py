@@ -5,7 +5,8 @@ AUTOMATIC1111 does.
 A stock diffusers pipeline calls its ControlNet on the whole latent, then hands the residuals to the UNet. Here the
 pipeline is given a stand-in of the same class (its type checks pass) whose call only records its arguments; the
 tiled UNet (engine/tiling.py) then makes that call once per tile, on the tile's latent and the matching pixels of
-each control map. The loaded ControlNet itself is never changed: the stand-in shares its weights and hooks.
+each control map. The loaded ControlNet itself is never changed: the stand-in shares its weights, and the
+ControlNet's own hooks (offloading…) run when the real one is called per tile.
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ from studio.train.starter_model import KIND_SR, KIND_UNCONDITIONAL, save_starter
 
 log = logging.getLogger(__name__)
 
-# settings that may change between a run and its resumption; any other change is refused
-# a run may go on with these changed; a lower learning_rate on resume anneals a model that has stopped improving
+# settings that may change between a run and its resumption; any other change is refused (a lower learning_rate
+# on resume anneals a model that has stopped improving)
 _RESUMABLE_CHANGES = {"max_steps", "max_minutes", "checkpoint_every", "keep_checkpoints", "log_every", "compile", "notes",
                       "learning_rate"}
 
