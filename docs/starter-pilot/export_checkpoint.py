@@ -1,17 +1,15 @@
 """Export a checkpoint's EMA weights as a starter model folder (for evaluating a run part-way)."""
-import json, sys, copy
+import json, sys
 from pathlib import Path
 import torch
 from diffusers.training_utils import EMAModel
-from studio.train.config import load_config
+from studio.train.config import TrainConfig
 from studio.train.trainer import build_unet, build_scheduler
 from studio.train.starter_model import save_starter
 
 checkpoint, model_dir, out = sys.argv[1:4]
 state = torch.load(checkpoint, weights_only=False, map_location="cpu")
-config = load_config(json.dumps(state["config"])) if False else None
 info = json.loads((Path(model_dir) / "studio-starter.json").read_text())
-from studio.train.config import TrainConfig
 config = TrainConfig.from_json(state["config"])
 unet = build_unet(config)
 ema = EMAModel(unet.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=config.ema_power)

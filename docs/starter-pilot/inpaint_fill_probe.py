@@ -4,10 +4,9 @@ photo). Usage: python inpaint_fill_probe.py MODEL [N_PHOTOS]"""
 import sys, time
 import numpy as np, torch
 torch.set_num_threads(1)
-from studio.train.data import HELDOUT, PhotoCrops, load_photos
-from studio.train.evaluate import box_mask, navier_stokes, stroke_mask, telea
+from studio.train.data import HELDOUT, load_photos
+from studio.train.evaluate import inpaint_inputs, navier_stokes, telea
 from studio.train.metrics import gmsd, psnr, ssim
-from studio.train.ops import from_unit
 from studio.train.starter_model import load_starter
 from studio.train import starter_inference as si
 
@@ -33,18 +32,11 @@ def methods(truth, mask):
 
 
 scores, t0 = {}, time.time()
-for p, (record, picture) in enumerate(photos):
-    sampler = PhotoCrops([picture], size)
-    rng = np.random.default_rng([0, p, 0])
-    truth = from_unit(sampler.sample(1, rng))
-    for kind, make in (("box", box_mask), ("strokes", stroke_mask)):
-        mask = make(rng, size)
-        region = mask > 0
-        if region.all() or not region.any():
-            continue
-        for name, out in methods(truth, mask).items():
-            scores.setdefault(name, []).append((psnr(truth, out, region), ssim(truth, out), gmsd(truth, out)))
-    print(p, round(time.time() - t0), flush=True)
+for record, c, kind, truth, mask in inpaint_inputs(photos, size, 1, 0):
+    region = mask > 0
+    for name, out in methods(truth, mask).items():
+        scores.setdefault(name, []).append((psnr(truth, out, region), ssim(truth, out), gmsd(truth, out)))
+    print(record.id, kind, round(time.time() - t0), flush=True)
 print(f"{'method':40s} PSNR hole  SSIM    GMSD   ({len(scores['telea'])} cases)")
 for name, rows in scores.items():
     m = np.mean(rows, axis=0)

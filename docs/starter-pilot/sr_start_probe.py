@@ -7,7 +7,7 @@ import numpy as np, torch
 from PIL import Image
 torch.set_num_threads(1)
 from studio.train.data import HELDOUT, load_photos
-from studio.train.evaluate import pil_upscale
+from studio.train.evaluate import pil_upscale, sr_inputs
 from studio.train.metrics import gmsd, psnr, ssim
 from studio.train.ops import bicubic_up, from_unit, pad_to_multiple, to_unit
 from studio.train.starter_model import load_starter
@@ -39,22 +39,16 @@ def upscale(low, strength, samples, steps=20, seed=0):
 
 scores = {}
 t0 = time.time()
-scale, step = int(model.scale), int(model.scale) * model.multiple
-for p, (record, picture) in enumerate(photos):
-    if p < first:
+# one crop a photo: the n-th case is the n-th photo's
+for n, (record, c, truth, low) in enumerate(sr_inputs(photos, int(model.scale), model.multiple, 1, 0, 256)):
+    if n < first:
         continue
-    side = min(256, min(picture.shape[:2])) // step * step
-    rng = np.random.default_rng([0, p, 0, 1])
-    top = rng.integers(0, picture.shape[0] - side + 1)
-    left = rng.integers(0, picture.shape[1] - side + 1)
-    truth = np.ascontiguousarray(picture[top:top + side, left:left + side])
-    low = np.asarray(Image.fromarray(truth).resize((side // scale, side // scale), Image.Resampling.BICUBIC))
-    outputs = {"lanczos": pil_upscale(low, scale, Image.Resampling.LANCZOS)}
+    outputs = {"lanczos": pil_upscale(low, int(model.scale), Image.Resampling.LANCZOS)}
     for strength, samples in settings:
         outputs[f"start {strength} mean of {samples}"] = upscale(low, strength, samples)
     for name, out in outputs.items():
         scores.setdefault(name, []).append((psnr(truth, out), ssim(truth, out), gmsd(truth, out)))
-    print(p, round(time.time() - t0), flush=True)
+    print(n, round(time.time() - t0), flush=True)
 for name, rows in scores.items():
     m = np.mean(rows, axis=0)
     print(f"{name:28s} PSNR {m[0]:.3f}  SSIM {m[1]:.4f}  GMSD {m[2]:.4f}")

@@ -83,11 +83,9 @@ def _showable(record) -> bool:
     return record.licence_class == PERMISSIVE
 
 
-def _inpaint_cases(model, photos, crops_per_photo, steps, seed, samples, examples):
-    from studio.train import starter_inference as si
-
-    size = model.native_size
-    cases = []
+def inpaint_inputs(photos, size: int, crops_per_photo: int, seed: int):
+    """The inpainting cases, in order: (record, crop index, mask kind, truth crop, mask) for a box and a stroke mask
+    on each crop of each photo (probes in docs/starter-pilot/ draw the same ones)."""
     for p, (record, picture) in enumerate(photos):
         if min(picture.shape[:2]) < size:
             continue
@@ -98,28 +96,13 @@ def _inpaint_cases(model, photos, crops_per_photo, steps, seed, samples, example
             for kind, make in (("box", box_mask), ("strokes", stroke_mask)):
                 mask = make(rng, size)
                 region = mask > 0
-                if region.all() or not region.any():
-                    continue
-                outputs = {"telea": telea(truth, mask), "navier-stokes": navier_stokes(truth, mask)}
-                for k in samples:
-                    name = "starter" if k == 1 else f"starter (mean of {k})"
-                    outputs[name] = si.inpaint(model, truth, mask, steps=steps, seed=seed + c, samples=k)
-                results = {name: {"psnr_hole": psnr(truth, out, region), "psnr": psnr(truth, out),
-                                  "ssim": ssim(truth, out), "gmsd": gmsd(truth, out)} for name, out in outputs.items()}
-                cases.append(Case("inpaint", record.id, c, kind, results))
-                if examples is not None and len(examples) < 6 and _showable(record):
-                    shown = truth.copy()
-                    shown[region] = (shown[region] * 0.3 + np.array([255, 0, 255]) * 0.7).astype(np.uint8)
-                    examples.append([shown] + list(outputs.values()) + [truth])
-    return cases
+                if not region.all() and region.any():
+                    yield record, c, kind, truth, mask
 
 
-def _sr_cases(model, photos, crops_per_photo, steps, seed, hr_size, examples, samples=(1,)):
-    from studio.train import starter_inference as si
-
-    scale = int(model.scale)
-    step = scale * model.multiple
-    cases = []
+def sr_inputs(photos, scale: int, multiple: int, crops_per_photo: int, seed: int, hr_size: int):
+    """The super-resolution cases, in order: (record, crop index, truth crop, its bicubic reduction by `scale`)."""
+    step = scale * multiple
     for p, (record, picture) in enumerate(photos):
         side = min(hr_size, min(picture.shape[:2])) // step * step
         if side < step:
@@ -130,16 +113,45 @@ def _sr_cases(model, photos, crops_per_photo, steps, seed, hr_size, examples, sa
             left = rng.integers(0, picture.shape[1] - side + 1)
             truth = np.ascontiguousarray(picture[top:top + side, left:left + side])
             low = np.asarray(Image.fromarray(truth).resize((side // scale, side // scale), Image.Resampling.BICUBIC))
-            outputs = {"bicubic": pil_upscale(low, scale, Image.Resampling.BICUBIC),
-                       "lanczos": pil_upscale(low, scale, Image.Resampling.LANCZOS)}
-            for k in samples:
-                name = "starter" if k == 1 else f"starter (mean of {k})"
-                outputs[name] = si.upscale(model, low, steps=steps, seed=seed + c, samples=k)
-            results = {name: {"psnr": psnr(truth, out), "ssim": ssim(truth, out), "gmsd": gmsd(truth, out)}
-                       for name, out in outputs.items()}
-            cases.append(Case("upscale", record.id, c, None, results))
-            if examples is not None and len(examples) < 4 and _showable(record):
-                examples.append([pil_upscale(low, scale, Image.Resampling.NEAREST)] + list(outputs.values()) + [truth])
+            yield record, c, truth, low
+
+
+def _inpaint_cases(model, photos, crops_per_photo, steps, seed, samples, examples):
+    from studio.train import starter_inference as si
+
+    cases = []
+    for record, c, kind, truth, mask in inpaint_inputs(photos, model.native_size, crops_per_photo, seed):
+        region = mask > 0
+        outputs = {"telea": telea(truth, mask), "navier-stokes": navier_stokes(truth, mask)}
+        for k in samples:
+            name = "starter" if k == 1 else f"starter (mean of {k})"
+            outputs[name] = si.inpaint(model, truth, mask, steps=steps, seed=seed + c, samples=k)
+        results = {name: {"psnr_hole": psnr(truth, out, region), "psnr": psnr(truth, out),
+                          "ssim": ssim(truth, out), "gmsd": gmsd(truth, out)} for name, out in outputs.items()}
+        cases.append(Case("inpaint", record.id, c, kind, results))
+        if examples is not None and len(examples) < 6 and _showable(record):
+            shown = truth.copy()
+            shown[region] = (shown[region] * 0.3 + np.array([255, 0, 255]) * 0.7).astype(np.uint8)
+            examples.append([shown] + list(outputs.values()) + [truth])
+    return cases
+
+
+def _sr_cases(model, photos, crops_per_photo, steps, seed, hr_size, examples, samples=(1,)):
+    from studio.train import starter_inference as si
+
+    scale = int(model.scale)
+    cases = []
+    for record, c, truth, low in sr_inputs(photos, scale, model.multiple, crops_per_photo, seed, hr_size):
+        outputs = {"bicubic": pil_upscale(low, scale, Image.Resampling.BICUBIC),
+                   "lanczos": pil_upscale(low, scale, Image.Resampling.LANCZOS)}
+        for k in samples:
+            name = "starter" if k == 1 else f"starter (mean of {k})"
+            outputs[name] = si.upscale(model, low, steps=steps, seed=seed + c, samples=k)
+        results = {name: {"psnr": psnr(truth, out), "ssim": ssim(truth, out), "gmsd": gmsd(truth, out)}
+                   for name, out in outputs.items()}
+        cases.append(Case("upscale", record.id, c, None, results))
+        if examples is not None and len(examples) < 4 and _showable(record):
+            examples.append([pil_upscale(low, scale, Image.Resampling.NEAREST)] + list(outputs.values()) + [truth])
     return cases
 
 
