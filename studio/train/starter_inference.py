@@ -2,15 +2,18 @@
 
 Plain functions on uint8 pictures, for the engine's task modules to wrap:
 
-    inpaint(model, picture, mask, steps=, seed=, eta=, resample=, samples=)  -> picture
-    sdedit(model, picture, strength=, steps=, seed=, eta=, mask=)            -> picture
-    upscale(model, picture, steps=, seed=, eta=, tile=, samples=, strength=) -> picture × scale
+    inpaint(model, picture, mask, steps=, seed=, eta=, resample=, consistency=, spacing=, samples=) -> picture
+    sdedit(model, picture, strength=, steps=, seed=, eta=, mask=)                                   -> picture
+    upscale(model, picture, steps=, seed=, eta=, tile=, samples=, strength=)                        -> picture × scale
 
-Sampling uses diffusers' DDIMScheduler (built from the model's saved DDPM config, "trailing" timesteps); `eta`
-1 gives ancestral (DDPM-like) steps, 0 deterministic ones. Inpainting re-imposes the known region, noised to
-the current level, before every UNet evaluation (RePaint); `resample` > 1 also goes back one step and redoes it
-that many times in all (RePaint's resampling, jump length 1), which lets the generated region agree with its
-surroundings. Outside the mask, outputs equal the input exactly. Starter models take no prompt.
+Sampling uses diffusers' DDIMScheduler (built from the model's saved DDPM config; "trailing" timesteps unless the
+model's sampling settings say "leading"); `eta` 1 gives ancestral (DDPM-like) steps, 0 deterministic ones.
+Inpainting re-imposes the known region, noised to the current level, before every UNet evaluation (RePaint);
+`resample` > 1 also goes back one step and redoes it that many times in all (RePaint's resampling, jump length 1),
+which lets the generated region agree with its surroundings; `consistency` > 0 also pulls every step along the
+gradient that makes the denoised estimate agree with the known pixels (the manifold constraint of Chung et al.
+2022, "MCG"), which does the same job more directly. Outside the mask, outputs equal the input exactly. Starter
+models take no prompt.
 
 `callback(info)` is called after every step with {"i", "total", "t", "denoised"} (the current estimate of the
 final picture, 1x3xHxW in [-1, 1]); raising from it (e.g. a cancel) stops the sampling. The noise comes from a
@@ -30,10 +33,19 @@ from studio.train.starter_model import KIND_SR, KIND_UNCONDITIONAL, StarterModel
 Callback = Callable[[dict], None]
 
 
-def _scheduler(model: StarterModel, steps: int):
+SPACINGS = ("trailing", "leading")
+
+
+def _scheduler(model: StarterModel, steps: int, spacing: str = "trailing"):
+    """DDIM over `steps` timesteps: "trailing" ones start at the last training timestep and end at 1000/steps − 1;
+    "leading" ones start 1000/steps − 1 lower and end at 1, which leaves less grain in the final estimate."""
     from diffusers import DDIMScheduler
 
-    scheduler = DDIMScheduler.from_config(model.scheduler_config, timestep_spacing="trailing", set_alpha_to_one=True)
+    if spacing not in SPACINGS:
+        raise ValueError(f"unknown timestep spacing {spacing!r}: one of {', '.join(SPACINGS)}")
+    offset = {"steps_offset": 1} if spacing == "leading" else {}
+    scheduler = DDIMScheduler.from_config(model.scheduler_config, timestep_spacing=spacing, set_alpha_to_one=True,
+                                          **offset)
     scheduler.set_timesteps(steps)
     return scheduler
 
@@ -105,25 +117,46 @@ def _predict(model: StarterModel, x: torch.Tensor, t, condition: torch.Tensor | 
     return eps / total
 
 
+def _predict_with_pull(model: StarterModel, x: torch.Tensor, t: int, a: float, known: torch.Tensor,
+                       keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ε for x, and the manifold constraint's pull (MCG, Chung et al. 2022): the gradient with respect to x_t of
+    ‖known − x̂0(x_t)‖ over the known region, i.e. how x_t should move for its denoised estimate to agree with the
+    pixels around the hole. The norm, not its square, as DPS normalises it, so the step size is scale-free."""
+    with torch.inference_mode(False), torch.enable_grad():  # autograd even where a caller turned it off
+        x = x.detach().clone().requires_grad_(True)
+        known, keep = known.clone(), keep.clone()  # normal tensors: inference-mode ones cannot be saved for backward
+        eps = _predict(model, x, t, None, None, 0)
+        x0 = (x - (1 - a) ** 0.5 * eps) / a ** 0.5
+        squared = (keep * (known - x0)).flatten(1).pow(2).sum(dim=1)
+        grad = torch.autograd.grad(squared.sum(), x)[0]
+    norm = squared.detach().sqrt().clamp_min(1e-12).view(-1, 1, 1, 1)  # d‖r‖ = d‖r‖² / 2‖r‖, finite at 0
+    return eps.detach(), grad / (2 * norm)
+
+
 def _sample(model: StarterModel, scheduler, x: torch.Tensor, timesteps, generator: torch.Generator, eta: float, *,
             known: torch.Tensor | None = None, keep: torch.Tensor | None = None, resample: int = 1,
-            condition: torch.Tensor | None = None, to_picture=lambda x0: x0, tile: int | None = None,
-            overlap: int = 32, callback: Callback | None = None) -> torch.Tensor:
-    """The shared loop: DDIM steps, with the known region re-imposed (and resampling) when `keep` is given."""
+            consistency: float = 0.0, condition: torch.Tensor | None = None, to_picture=lambda x0: x0,
+            tile: int | None = None, overlap: int = 32, callback: Callback | None = None) -> torch.Tensor:
+    """The shared loop: DDIM steps, with the known region re-imposed (and resampling) when `keep` is given, and
+    each step also pulled `consistency` along the manifold constraint's gradient when that is above 0."""
     total = len(timesteps)
     for i, t in enumerate(timesteps):
         t = int(t)
+        a = _alpha(scheduler, t)
         for attempt in range(max(1, resample) if keep is not None else 1):
+            pull = None
             if keep is not None:
-                a = _alpha(scheduler, t)
                 noised = a ** 0.5 * known + (1 - a) ** 0.5 * _noise(known.shape, generator, known)
                 x = keep * noised + (1 - keep) * x
-            eps = _predict(model, x, t, condition, tile, overlap)
+            if keep is not None and consistency > 0:
+                eps, pull = _predict_with_pull(model, x, t, a, known, keep)
+            else:
+                eps = _predict(model, x, t, condition, tile, overlap)
             variance_noise = _noise(x.shape, generator, x) if eta > 0 else None
             out = scheduler.step(eps, t, x, eta=eta, variance_noise=variance_noise)
-            previous = out.prev_sample
+            previous = out.prev_sample if pull is None else out.prev_sample - consistency * pull
             if attempt + 1 < resample and keep is not None:  # back from the previous level to t, then again
-                ratio = _alpha(scheduler, t) / _alpha(scheduler, _previous(scheduler, t))
+                ratio = a / _alpha(scheduler, _previous(scheduler, t))
                 x = ratio ** 0.5 * previous + (1 - ratio) ** 0.5 * _noise(x.shape, generator, x)
         # the last step lands on the denoised estimate itself, whatever timestep the spacing ends on
         x = previous if i + 1 < total else out.pred_original_sample
@@ -144,13 +177,17 @@ def _require(model: StarterModel, kind: str) -> None:
 
 @torch.no_grad()
 def inpaint(model: StarterModel, picture: np.ndarray, mask: np.ndarray, *, steps: int | None = None, seed: int = 0,
-            eta: float | None = None, resample: int | None = None, samples: int = 1,
-            callback: Callback | None = None) -> np.ndarray:
-    """Fill the masked region of `picture` (any nonzero mask pixel) with the unconditional model. `samples` > 1
-    averages that many independent fills (an estimate of the posterior mean: smoother, better PSNR)."""
+            eta: float | None = None, resample: int | None = None, consistency: float | None = None,
+            spacing: str | None = None, samples: int | None = None, callback: Callback | None = None) -> np.ndarray:
+    """Fill the masked region of `picture` (any nonzero mask pixel) with the unconditional model. `consistency`
+    above 0 adds the manifold constraint's pull at that step size (MCG); `samples` > 1 averages that many
+    independent fills (an estimate of the posterior mean: smoother, better PSNR). Settings left out come from the
+    model's own choice (studio-starter.json's sampling.inpaint)."""
     _require(model, KIND_UNCONDITIONAL)
     steps, eta, sampling = _defaults(model, "inpaint", steps, eta)
     resample = int(resample or sampling.get("resample", 1))
+    consistency = float(sampling.get("consistency", 0.0) if consistency is None else consistency)
+    samples = int(samples or sampling.get("samples", 1))
     region = _region(mask, picture.shape[:2])
     if not region.any():
         return picture.copy()
@@ -159,11 +196,11 @@ def inpaint(model: StarterModel, picture: np.ndarray, mask: np.ndarray, *, steps
     hole = torch.nn.functional.pad(hole, (0, known.shape[-1] - size[1], 0, known.shape[-2] - size[0]))
     keep = 1.0 - hole
     generator = torch.Generator().manual_seed(seed)
-    scheduler = _scheduler(model, steps)
+    scheduler = _scheduler(model, steps, spacing or sampling.get("spacing", "trailing"))
     known = known.expand(samples, -1, -1, -1)
     x = _noise(known.shape, generator, known)
     x = _sample(model, scheduler, x, scheduler.timesteps, generator, eta, known=known, keep=keep, resample=resample,
-                callback=callback)
+                consistency=consistency, callback=callback)
     filled = (keep * known + hole * x).mean(dim=0, keepdim=True)[..., :size[0], :size[1]]
     return np.where(region[..., None], from_unit(filled), picture)
 
@@ -176,7 +213,7 @@ def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, s
     _require(model, KIND_UNCONDITIONAL)
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be between 0 and 1, got {strength}")
-    steps, eta, _ = _defaults(model, "sdedit", steps, eta)
+    steps, eta, sampling = _defaults(model, "sdedit", steps, eta)
     region = _region(mask, picture.shape[:2])
     start = min(steps, int(round(steps * strength)))
     if start == 0 or (region is not None and not region.any()):
@@ -187,10 +224,11 @@ def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, s
         hole = torch.from_numpy(region.astype(np.float32))[None, None].to(model.device)
         keep = 1.0 - torch.nn.functional.pad(hole, (0, source.shape[-1] - size[1], 0, source.shape[-2] - size[0]))
     generator = torch.Generator().manual_seed(seed)
-    scheduler = _scheduler(model, steps)
+    scheduler = _scheduler(model, steps, sampling.get("spacing", "trailing"))
     timesteps = scheduler.timesteps[steps - start:]
     x = scheduler.add_noise(source, _noise(source.shape, generator, source), timesteps[:1])
-    x = _sample(model, scheduler, x, timesteps, generator, eta, known=source, keep=keep, callback=callback)
+    x = _sample(model, scheduler, x, timesteps, generator, eta, known=source, keep=keep,
+                consistency=float(sampling.get("consistency", 0.0)) if keep is not None else 0.0, callback=callback)
     result = from_unit(x[..., :size[0], :size[1]])
     return result if region is None else np.where(region[..., None], result, picture)
 

@@ -139,15 +139,60 @@ def _ideal(model, x0):
     return StarterModel(IdealDenoiser(x0, scheduler.alphas_cumprod), model.scheduler_config, model.info)
 
 
-@pytest.mark.parametrize("eta,resample", [(0.0, 1), (1.0, 1), (1.0, 3)])
-def test_inpaint_and_sdedit_with_the_ideal_denoiser_recover_the_picture(photo_model, eta, resample):
+@pytest.mark.parametrize("eta,resample,consistency,spacing", [
+    (0.0, 1, 0.0, "trailing"), (1.0, 1, 0.0, "trailing"), (1.0, 3, 0.0, "trailing"), (1.0, 2, 4.0, "leading")])
+def test_inpaint_and_sdedit_with_the_ideal_denoiser_recover_the_picture(photo_model, eta, resample, consistency,
+                                                                      spacing):
     from skimage import data
 
     truth = np.asarray(Image.fromarray(data.coffee()).resize((32, 24)))
     ideal = _ideal(photo_model, to_unit(truth))
     mask = _mask(truth.shape[:2], (4, 20, 6, 26))
-    assert np.array_equal(si.inpaint(ideal, truth, mask, steps=6, eta=eta, resample=resample), truth)
+    filled = si.inpaint(ideal, truth, mask, steps=6, eta=eta, resample=resample, consistency=consistency,
+                        spacing=spacing)
+    assert np.array_equal(filled, truth)
     assert np.array_equal(si.sdedit(ideal, truth, strength=0.8, steps=6, eta=eta), truth)
+
+
+def test_the_consistency_pull_points_where_the_denoised_estimate_agrees_with_the_known_pixels(photo_model, picture):
+    scheduler = si._scheduler(photo_model, 10)
+    t = int(scheduler.timesteps[3])
+    a = si._alpha(scheduler, t)
+    known = to_unit(picture)[..., :24, :40]
+    keep = torch.ones((1, 1, 24, 40))
+    keep[..., 6:18, 10:30] = 0.0
+    x = a ** 0.5 * known + (1 - a) ** 0.5 * torch.randn(known.shape, generator=torch.Generator().manual_seed(0))
+
+    def misfit(x):
+        eps = photo_model.unet(x, t).sample
+        return float((keep * (known - (x - (1 - a) ** 0.5 * eps) / a ** 0.5)).norm())
+
+    with torch.no_grad():
+        eps, pull = si._predict_with_pull(photo_model, x, t, a, known, keep)
+        assert torch.allclose(eps, photo_model.unet(x, t).sample)
+        assert float(pull.norm()) == pytest.approx(1 / a ** 0.5, rel=0.5)  # about unit length, scaled by 1/√ᾱ
+        assert misfit(x - 1e-2 * pull) < misfit(x) < misfit(x + 1e-2 * pull)
+
+
+def test_the_models_own_sampling_sets_the_inpainting_sampler(photo_model, picture):
+    mask = _mask(picture.shape[:2])
+    plain = si.inpaint(photo_model, picture, mask, steps=4, seed=0)
+    pulled = si.inpaint(photo_model, picture, mask, steps=4, seed=0, consistency=2.0, spacing="leading", samples=2)
+    assert not np.array_equal(plain, pulled)
+    assert np.array_equal(pulled[mask == 0], picture[mask == 0])
+    own = photo_model.info.setdefault("sampling", {}).setdefault("inpaint", {})
+    own.update(consistency=2.0, spacing="leading", samples=2)
+    try:
+        assert np.array_equal(si.inpaint(photo_model, picture, mask, steps=4, seed=0), pulled)
+    finally:
+        for key in ("consistency", "spacing", "samples"):
+            del own[key]
+    assert np.array_equal(si.inpaint(photo_model, picture, mask, steps=4, seed=0), plain)
+    with torch.inference_mode():  # the pull takes its gradient even there
+        assert np.array_equal(si.inpaint(photo_model, picture, mask, steps=4, seed=0, consistency=2.0,
+                                         spacing="leading", samples=2), pulled)
+    with pytest.raises(ValueError, match="spacing"):
+        si.inpaint(photo_model, picture, mask, steps=4, spacing="sideways")
 
 
 def test_upscale_with_the_ideal_denoiser_recovers_the_high_resolution_picture(sr_model):
