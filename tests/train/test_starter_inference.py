@@ -176,18 +176,21 @@ def test_the_consistency_pull_points_where_the_denoised_estimate_agrees_with_the
 
 def test_the_models_own_sampling_sets_the_inpainting_sampler(photo_model, picture):
     mask = _mask(picture.shape[:2])
-    plain = si.inpaint(photo_model, picture, mask, steps=4, seed=0)
+    plain = si.inpaint(photo_model, picture, mask, steps=4, seed=0, consistency=0.0, spacing="trailing", samples=1)
     pulled = si.inpaint(photo_model, picture, mask, steps=4, seed=0, consistency=2.0, spacing="leading", samples=2)
     assert not np.array_equal(plain, pulled)
     assert np.array_equal(pulled[mask == 0], picture[mask == 0])
-    own = photo_model.info.setdefault("sampling", {}).setdefault("inpaint", {})
-    own.update(consistency=2.0, spacing="leading", samples=2)
+    own = photo_model.info["sampling"]["inpaint"]
+    saved = dict(own)
     try:
+        own.update(consistency=2.0, spacing="leading", samples=2)
         assert np.array_equal(si.inpaint(photo_model, picture, mask, steps=4, seed=0), pulled)
-    finally:
-        for key in ("consistency", "spacing", "samples"):
+        for key in ("consistency", "spacing", "samples"):  # what a model saved before these settings falls back to
             del own[key]
-    assert np.array_equal(si.inpaint(photo_model, picture, mask, steps=4, seed=0), plain)
+        assert np.array_equal(si.inpaint(photo_model, picture, mask, steps=4, seed=0), plain)
+    finally:
+        own.clear()
+        own.update(saved)
     with torch.inference_mode():  # the pull takes its gradient even there
         assert np.array_equal(si.inpaint(photo_model, picture, mask, steps=4, seed=0, consistency=2.0,
                                          spacing="leading", samples=2), pulled)
