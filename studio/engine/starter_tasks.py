@@ -51,6 +51,11 @@ def _preview(denoised: torch.Tensor) -> np.ndarray:
     return ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
+def _interrupt(call: TaskCall):
+    """A starter_inference interrupt: cancel between UNet evaluations too, as one step can take seconds on a CPU."""
+    return call.cancel.raise_if_cancelled if call.cancel is not None else None
+
+
 def _reporter(call: TaskCall, offset: int):
     """A starter_inference callback: cancel between steps, progress with a preview after each."""
 
@@ -77,10 +82,10 @@ def starter_inpaint(call: TaskCall) -> list[np.ndarray]:
         callback = _reporter(call, offset)
         if recipe.strength >= 1.0:
             filled = starter_inference.inpaint(call.model.starter, patch, hole, steps=recipe.steps, seed=seed,
-                                               callback=callback)
+                                               callback=callback, interrupt=_interrupt(call))
         else:
             filled = starter_inference.sdedit(call.model.starter, patch, strength=recipe.strength, steps=recipe.steps,
-                                              seed=seed, mask=hole, callback=callback)
+                                              seed=seed, mask=hole, callback=callback, interrupt=_interrupt(call))
         results.append(composite(picture, plan.put_back(picture, filled), effective))
     return results
 
@@ -99,7 +104,8 @@ def starter_sdedit(call: TaskCall) -> list[np.ndarray]:
     results = []
     for offset, seed in enumerate(call.seeds):
         edited = starter_inference.sdedit(call.model.starter, patch, strength=recipe.strength, steps=recipe.steps,
-                                          seed=seed, mask=hole, callback=_reporter(call, offset))
+                                          seed=seed, mask=hole, callback=_reporter(call, offset),
+                                          interrupt=_interrupt(call))
         whole = plan.put_back(picture, edited)
         results.append(whole if effective is None else composite(picture, whole, effective))
     return results
@@ -112,7 +118,8 @@ def starter_upscale(call: TaskCall) -> list[np.ndarray]:
     scale = int(starter.scale)
     return [
         starter_inference.upscale(starter, call.picture, steps=recipe.steps, seed=seed, tile=recipe.tile_size * scale,
-                                  overlap=recipe.tile_overlap * scale, callback=_reporter(call, offset))
+                                  overlap=recipe.tile_overlap * scale, callback=_reporter(call, offset),
+                                  interrupt=_interrupt(call))
         for offset, seed in enumerate(call.seeds)
     ]
 

@@ -16,8 +16,9 @@ gradient that makes the denoised estimate agree with the known pixels (the manif
 models take no prompt.
 
 `callback(info)` is called after every step with {"i", "total", "t", "denoised"} (the current estimate of the
-final picture, 1x3xHxW in [-1, 1]); raising from it (e.g. a cancel) stops the sampling. The noise comes from a
-CPU generator seeded with `seed`, so a seed gives the same picture on any device.
+final picture, 1x3xHxW in [-1, 1]); raising from it (e.g. a cancel) stops the sampling. `interrupt()` is called
+before every UNet evaluation (several per step with resampling), so a cancel raised there stops within one. The
+noise comes from a CPU generator seeded with `seed`, so a seed gives the same picture on any device.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from studio.train.ops import bicubic_up, from_unit, pad_to_multiple, to_unit
 from studio.train.starter_model import KIND_SR, KIND_UNCONDITIONAL, StarterModel
 
 Callback = Callable[[dict], None]
+Interrupt = Callable[[], None]  # called before every UNet evaluation; raises to stop (a cancel mid-step)
 
 
 SPACINGS = ("trailing", "leading")
@@ -136,7 +138,8 @@ def _predict_with_pull(model: StarterModel, x: torch.Tensor, t: int, a: float, k
 def _sample(model: StarterModel, scheduler, x: torch.Tensor, timesteps, generator: torch.Generator, eta: float, *,
             known: torch.Tensor | None = None, keep: torch.Tensor | None = None, resample: int = 1,
             consistency: float = 0.0, condition: torch.Tensor | None = None, to_picture=lambda x0: x0,
-            tile: int | None = None, overlap: int = 32, callback: Callback | None = None) -> torch.Tensor:
+            tile: int | None = None, overlap: int = 32, callback: Callback | None = None,
+            interrupt: Interrupt | None = None) -> torch.Tensor:
     """The shared loop: DDIM steps, with the known region re-imposed (and resampling) when `keep` is given, and
     each step also pulled `consistency` along the manifold constraint's gradient when that is above 0."""
     total = len(timesteps)
@@ -144,6 +147,8 @@ def _sample(model: StarterModel, scheduler, x: torch.Tensor, timesteps, generato
         t = int(t)
         a = _alpha(scheduler, t)
         for attempt in range(max(1, resample) if keep is not None else 1):
+            if interrupt is not None:
+                interrupt()
             pull = None
             if keep is not None:
                 noised = a ** 0.5 * known + (1 - a) ** 0.5 * _noise(known.shape, generator, known)
@@ -178,7 +183,8 @@ def _require(model: StarterModel, kind: str) -> None:
 @torch.no_grad()
 def inpaint(model: StarterModel, picture: np.ndarray, mask: np.ndarray, *, steps: int | None = None, seed: int = 0,
             eta: float | None = None, resample: int | None = None, consistency: float | None = None,
-            spacing: str | None = None, samples: int | None = None, callback: Callback | None = None) -> np.ndarray:
+            spacing: str | None = None, samples: int | None = None, callback: Callback | None = None,
+            interrupt: Interrupt | None = None) -> np.ndarray:
     """Fill the masked region of `picture` (any nonzero mask pixel) with the unconditional model. `consistency`
     above 0 adds the manifold constraint's pull at that step size (MCG); `samples` > 1 averages that many
     independent fills (an estimate of the posterior mean: smoother, better PSNR). Settings left out come from the
@@ -200,14 +206,15 @@ def inpaint(model: StarterModel, picture: np.ndarray, mask: np.ndarray, *, steps
     known = known.expand(samples, -1, -1, -1)
     x = _noise(known.shape, generator, known)
     x = _sample(model, scheduler, x, scheduler.timesteps, generator, eta, known=known, keep=keep, resample=resample,
-                consistency=consistency, callback=callback)
+                consistency=consistency, callback=callback, interrupt=interrupt)
     filled = (keep * known + hole * x).mean(dim=0, keepdim=True)[..., :size[0], :size[1]]
     return np.where(region[..., None], from_unit(filled), picture)
 
 
 @torch.no_grad()
 def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, steps: int | None = None, seed: int = 0,
-           eta: float | None = None, mask: np.ndarray | None = None, callback: Callback | None = None) -> np.ndarray:
+           eta: float | None = None, mask: np.ndarray | None = None, callback: Callback | None = None,
+           interrupt: Interrupt | None = None) -> np.ndarray:
     """Noise `picture` to `strength` (0 keeps it, 1 starts from pure noise) and denoise it back; with a mask, only the
     masked region changes (the rest is re-imposed every step and kept exactly)."""
     _require(model, KIND_UNCONDITIONAL)
@@ -228,7 +235,8 @@ def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, s
     timesteps = scheduler.timesteps[steps - start:]
     x = scheduler.add_noise(source, _noise(source.shape, generator, source), timesteps[:1])
     x = _sample(model, scheduler, x, timesteps, generator, eta, known=source, keep=keep,
-                consistency=float(sampling.get("consistency", 0.0)) if keep is not None else 0.0, callback=callback)
+                consistency=float(sampling.get("consistency", 0.0)) if keep is not None else 0.0, callback=callback,
+                interrupt=interrupt)
     result = from_unit(x[..., :size[0], :size[1]])
     return result if region is None else np.where(region[..., None], result, picture)
 
@@ -236,7 +244,8 @@ def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, s
 @torch.no_grad()
 def upscale(model: StarterModel, picture: np.ndarray, *, steps: int | None = None, seed: int = 0,
             eta: float | None = None, tile: int | None = 256, overlap: int = 32, samples: int | None = None,
-            strength: float | None = None, callback: Callback | None = None) -> np.ndarray:
+            strength: float | None = None, callback: Callback | None = None,
+            interrupt: Interrupt | None = None) -> np.ndarray:
     """SR3: sample the high-resolution picture (scale × the input) conditioned on its bicubic upsample. Pictures
     larger than `tile` output pixels are denoised in overlapping tiles blended at every step (memory stays flat).
     `samples` > 1 averages that many independent samples (the posterior mean: more faithful, less crisp).
@@ -269,5 +278,5 @@ def upscale(model: StarterModel, picture: np.ndarray, *, steps: int | None = Non
         return (condition + x0 / model.residual_scale).clamp(-1, 1)
 
     x = _sample(model, scheduler, x, timesteps, generator, eta, condition=condition, to_picture=to_picture,
-                tile=tile, overlap=overlap, callback=callback)
+                tile=tile, overlap=overlap, callback=callback, interrupt=interrupt)
     return from_unit(to_picture(x).mean(dim=0, keepdim=True)[..., :size[0], :size[1]])

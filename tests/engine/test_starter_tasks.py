@@ -71,6 +71,19 @@ def test_inpaint_reports_every_step_with_a_preview_and_stops_on_cancel(tiny_mode
     assert seen[0].total == 5 and seen[0].preview.dtype == np.uint8 and seen[0].preview.shape[2] == 3
 
 
+def test_a_cancel_is_checked_before_every_unet_evaluation_not_only_between_steps(tiny_model, store, inputs):
+    class CountingToken(CancelToken):
+        checks = 0
+
+        def raise_if_cancelled(self):
+            self.checks += 1
+            super().raise_if_cancelled()
+
+    token = CountingToken()
+    run_recipe(recipe_for(tiny_model("starter_photo"), inputs, steps=2), store, None, token)
+    assert token.checks >= 2 * 4  # the model resamples 4 times a step: a check before each evaluation
+
+
 def test_an_empty_mask_is_refused_with_a_clear_message(tiny_model, store, tmp_path):
     picture = write_picture(tmp_path / "p.png", WIDTH, HEIGHT)
     empty = write_mask(tmp_path / "m.png", WIDTH, HEIGHT, (0, 0, 0, 0))

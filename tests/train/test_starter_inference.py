@@ -112,6 +112,26 @@ def test_callbacks_see_every_step_and_can_cancel(photo_model, picture):
         si.inpaint(photo_model, picture, _mask(picture.shape[:2]), steps=5, callback=cancel)
 
 
+def test_an_interrupt_runs_before_every_unet_evaluation_and_stops_within_a_step(photo_model, picture):
+    calls, steps = [], []
+    si.inpaint(photo_model, picture, _mask(picture.shape[:2]), steps=3, resample=4, samples=1,
+               interrupt=lambda: calls.append(len(steps)), callback=steps.append)
+    assert calls == [0] * 4 + [1] * 4 + [2] * 4  # four evaluations (resampling) in each of the three steps
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_on_second_call(count=iter(range(99))):
+        if next(count) == 1:
+            raise Cancelled
+
+    steps.clear()
+    with pytest.raises(Cancelled):
+        si.inpaint(photo_model, picture, _mask(picture.shape[:2]), steps=3, resample=4, samples=1,
+                   interrupt=cancel_on_second_call, callback=steps.append)
+    assert steps == []  # stopped inside the first step
+
+
 def test_tasks_check_the_model_kind(photo_model, sr_model, picture):
     with pytest.raises(ValueError, match="starter_sr"):
         si.upscale(photo_model, picture)
