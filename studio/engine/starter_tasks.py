@@ -1,9 +1,10 @@
 """The tasks on Studio's own starter models (studio/train): inpaint and SDEdit with the photo model, ×4 upscale
 with the SR model. They take the same TaskCall as the Stable Diffusion tasks and keep the same promises: pixels
-outside the mask stay bit-identical, progress with a preview every step, cancel between steps.
+outside the mask stay bit-identical, progress with a preview every step, cancel before every UNet evaluation.
 
 Starter models take no prompt, guidance or sampler: the recipe's steps, strength, seed, mask and tile settings
-apply; the sampler is the model's own (DDIM, its η and RePaint resampling stored in studio-starter.json).
+apply; the sampler is the model's own (DDIM, its η, RePaint resampling and manifold-constraint pull stored in
+studio-starter.json).
 """
 
 from __future__ import annotations

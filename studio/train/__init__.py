@@ -7,7 +7,7 @@ Nothing here is imported by the window at start-up; torch and diffusers load onl
     config.py             training configurations (presets tiny-cpu, tiny-cpu-sr, starter, starter-sr)
     trainer.py            train_unconditional / train_super_resolution: the DDPM recipe, resumable, EMA
     starter_model.py      the saved folder format (unet/, scheduler/, studio-starter.json); load_starter
-    starter_inference.py  inpaint (RePaint-style), sdedit, upscale (SR3) on uint8 pictures
+    starter_inference.py  inpaint (RePaint with the manifold constraint), sdedit, upscale (SR3) on uint8 pictures
     evaluate.py           held-out comparison with OpenCV inpainting and Pillow resampling
     __main__.py           python -m studio.train {data,unconditional,sr,evaluate,export}
 """
