@@ -40,7 +40,7 @@ SPACINGS = ("trailing", "leading")
 
 def _scheduler(model: StarterModel, steps: int, spacing: str = "trailing"):
     """DDIM over `steps` timesteps: "trailing" ones start at the last training timestep and end at 1000/steps − 1;
-    "leading" ones start 1000/steps − 1 lower and end at 1, which leaves less grain in the final estimate."""
+    "leading" ones are the same shifted down to end at 1, which leaves less grain in the final estimate."""
     from diffusers import DDIMScheduler
 
     if spacing not in SPACINGS:
@@ -220,7 +220,7 @@ def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, s
     _require(model, KIND_UNCONDITIONAL)
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be between 0 and 1, got {strength}")
-    steps, eta, sampling = _defaults(model, "sdedit", steps, eta)
+    steps, eta, _ = _defaults(model, "sdedit", steps, eta)
     region = _region(mask, picture.shape[:2])
     start = min(steps, int(round(steps * strength)))
     if start == 0 or (region is not None and not region.any()):
@@ -231,11 +231,10 @@ def sdedit(model: StarterModel, picture: np.ndarray, *, strength: float = 0.5, s
         hole = torch.from_numpy(region.astype(np.float32))[None, None].to(model.device)
         keep = 1.0 - torch.nn.functional.pad(hole, (0, source.shape[-1] - size[1], 0, source.shape[-2] - size[0]))
     generator = torch.Generator().manual_seed(seed)
-    scheduler = _scheduler(model, steps, sampling.get("spacing", "trailing"))
+    scheduler = _scheduler(model, steps)
     timesteps = scheduler.timesteps[steps - start:]
     x = scheduler.add_noise(source, _noise(source.shape, generator, source), timesteps[:1])
-    x = _sample(model, scheduler, x, timesteps, generator, eta, known=source, keep=keep,
-                consistency=float(sampling.get("consistency", 0.0)) if keep is not None else 0.0, callback=callback,
+    x = _sample(model, scheduler, x, timesteps, generator, eta, known=source, keep=keep, callback=callback,
                 interrupt=interrupt)
     result = from_unit(x[..., :size[0], :size[1]])
     return result if region is None else np.where(region[..., None], result, picture)
